@@ -1,0 +1,117 @@
+"""The corpus adapter contract and the registry of adapters.
+
+An adapter reads one corpus in the layout its users downloaded (see
+docs/corpora.md) and returns a manifest. It knows nothing about features or
+heads. It also says what a complete copy must contain, so that `validate` can
+tell a user at once when their copy is incomplete.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+
+from ..errors import CorpusError, UnknownNameError
+from ..labels import LabelSet
+
+_REGISTRY: dict[str, type["Corpus"]] = {}
+
+
+def register(cls: type["Corpus"]) -> type["Corpus"]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_corpus(name: str) -> "Corpus":
+    if name not in _REGISTRY:
+        raise UnknownNameError("corpus", name, _REGISTRY)
+    return _REGISTRY[name]()
+
+
+def corpus_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+@dataclass
+class Issues:
+    """What went wrong while reading a corpus under ``on_error='skip'``."""
+
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path/id, problem)
+
+    def add(self, where, problem: str) -> None:
+        self.skipped.append((str(where), problem))
+
+
+class Corpus:
+    """Base class for corpus adapters. Subclasses set the class attributes and ``read``."""
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    modalities: ClassVar[tuple[str, ...]] = ()
+    language: ClassVar[str] = ""
+    needs_root: ClassVar[bool] = True
+    #: how the protocol section of a spec defaults for this corpus
+    default_protocol: ClassVar[dict] = {"kind": "loso"}
+    #: expected counts of a complete copy: {"total": n, "label": {..}, "split": {..}}
+    expected: ClassVar[dict] = {}
+    #: what a valid root looks like, shown when the root is wrong
+    layout_hint: ClassVar[str] = ""
+
+    labelset: LabelSet
+
+    def read(self, root: Path | None, on_error: str, issues: Issues) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def caveats(self, df: pd.DataFrame) -> list[str]:
+        """Facts about this copy that a report must state (e.g. cropped audio)."""
+        return []
+
+    def prepare(self, root: str | Path | None = None, on_error: str = "raise") -> "Prepared":
+        if on_error not in ("raise", "skip"):
+            raise CorpusError(f"on_error must be 'raise' or 'skip', not '{on_error}'")
+        if self.needs_root:
+            if root is None:
+                raise CorpusError(f"corpus '{self.name}' needs a root folder. Expected: {self.layout_hint}")
+            root = Path(root).expanduser().resolve()
+            if not root.is_dir():
+                raise CorpusError(f"{root}: not a folder. Expected a {self.title or self.name} root: "
+                                  f"{self.layout_hint}")
+        issues = Issues()
+        df = self.read(root, on_error, issues)
+        return Prepared(self, df, issues, self.caveats(df), None if root is None else str(root))
+
+    def check(self, df: pd.DataFrame) -> list[str]:
+        """Differences between what was found and what a complete copy holds."""
+        problems = []
+        exp = self.expected
+        if not exp:
+            return problems
+        if "total" in exp and len(df) != exp["total"]:
+            problems.append(f"{len(df)} utterances, a complete copy has {exp['total']}")
+        for col in ("label", "split", "speaker"):
+            want = exp.get(col)
+            if not want:
+                continue
+            got = df[col].value_counts().to_dict()
+            for k, v in want.items():
+                if got.get(k, 0) != v:
+                    problems.append(f"{col} '{k}': {got.get(k, 0)}, expected {v}")
+        return problems
+
+
+@dataclass
+class Prepared:
+    """A prepared corpus: the manifest plus what was skipped and what a report must say."""
+
+    corpus: Corpus
+    manifest: pd.DataFrame
+    issues: Issues
+    caveats: list[str]
+    root: str | None
+
+    @property
+    def problems(self) -> list[str]:
+        return self.corpus.check(self.manifest)

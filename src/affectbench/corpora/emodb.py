@@ -1,0 +1,76 @@
+"""EmoDB (Berlin Database of Emotional Speech), read from the distributed layout.
+
+``wav/03a01Fa.wav``: speaker 03, text a01, emotion letter F, version a. Label and
+speaker come from the file name; nothing else is needed. 535 files, 10 speakers,
+protocol leave-one-speaker-out.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+
+from ..errors import CorpusError
+from ..labels import LabelSet, LabelView
+from .base import Corpus, register
+
+LETTERS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear",
+           "F": "happy", "T": "sad", "N": "neutral"}
+NAME = re.compile(r"^(\d\d)([a-z]\d\d)([WLEAFTN])([a-z])\.wav$")
+CLASSES = ("angry", "boredom", "disgust", "fear", "happy", "sad", "neutral")
+
+
+@register
+class EmoDB(Corpus):
+    name = "emodb"
+    title = "EmoDB"
+    description = "Berlin Database of Emotional Speech: 10 actors, 7 emotions, German (audio)."
+    modalities = ("audio",)
+    language = "de"
+    default_protocol = {"kind": "loso"}
+    expected = {"total": 535, "label": {"angry": 127, "boredom": 81, "neutral": 79, "happy": 71,
+                                         "fear": 69, "sad": 62, "disgust": 46}}
+    layout_hint = "wav/03a01Fa.wav … (535 files named speaker, text, emotion letter, version)"
+    labelset = LabelSet(CLASSES, {
+        "all": LabelView.identity("all", CLASSES, "the 7 EmoDB emotions"),
+        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"),
+                                   "neutral/happy/sad/angry", drop=("boredom", "disgust", "fear")),
+    }, default_view="all")
+
+    def read(self, root: Path, on_error, issues) -> pd.DataFrame:
+        wav = root / "wav"
+        if not wav.is_dir():
+            raise CorpusError(f"{root}: not an EmoDB root: no wav/ folder. Expected {self.layout_hint}")
+        rows, odd = [], []
+        for p in sorted(wav.iterdir()):
+            m = NAME.match(p.name)
+            if not m:
+                if p.suffix.lower() == ".wav":
+                    odd.append(p.name)
+                continue
+            spk, text, letter, version = m.groups()
+            rows.append({"id": p.stem, "speaker": spk, "session": spk, "audio": str(p),
+                         "text": None, "language": "de", "label": LETTERS[letter],
+                         "dialogue": text})
+        if odd:
+            msg = f"{wav}: {len(odd)} .wav files do not follow the EmoDB naming (e.g. {odd[:3]})"
+            if on_error == "raise":
+                raise CorpusError(msg + "; set on_error='skip' to ignore them")
+            for o in odd:
+                issues.add(wav / o, "name does not follow SSTTTEv.wav")
+        if not rows:
+            raise CorpusError(f"{wav}: no EmoDB wav files. Expected {self.layout_hint}")
+        from ..manifest import normalize
+        return normalize(rows, self.name)
+
+    def caveats(self, df):
+        # This project's test copy is cropped; say so in every report rather than trust users to know.
+        infos = [sf.info(p) for p in df["audio"].head(50)]
+        durs = {round(i.duration, 2) for i in infos}
+        if len(durs) == 1 and len(df) > 20:
+            d = durs.pop()
+            return [f"every file checked is exactly {d:.2f} s at {infos[0].samplerate} Hz: this copy "
+                    "looks cropped/padded, so results are not comparable to full-length EmoDB"]
+        return []

@@ -1,0 +1,48 @@
+"""Exceptions that carry what a user needs to fix the problem.
+
+Every error raised for bad input names the offending thing (file, key, corpus)
+and, where there is a closed set of valid values, lists them.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class AffectbenchError(Exception):
+    """Base class: the CLI prints these without a traceback."""
+
+
+class SpecError(AffectbenchError):
+    """The experiment spec is invalid (unknown key, wrong type, bad value)."""
+
+
+class CorpusError(AffectbenchError):
+    """A corpus root is not what the adapter expects, or its annotations are broken."""
+
+
+class MediaError(AffectbenchError):
+    """A media file is missing, unreadable, corrupt or empty."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class LabelError(AffectbenchError):
+    """A label is outside the label set of the requested view."""
+
+
+class ProtocolError(AffectbenchError):
+    """A fold violates what its protocol claims (e.g. speaker independence)."""
+
+
+class UnknownNameError(AffectbenchError):
+    """A registry lookup failed; the message lists the valid names."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]):
+        valid = sorted(valid)
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        super().__init__(f"unknown {kind} '{name}'. Valid: {', '.join(valid)}.{hint}")

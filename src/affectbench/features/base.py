@@ -1,0 +1,113 @@
+"""The extractor contract and registry.
+
+An extractor is a named, configured encoder for one modality. Its *identity*
+(name, config, model-file fingerprint, library versions) keys the feature
+cache: change any of them and features are recomputed, change nothing and they
+are read back. Extractors that must be fitted on data (TF-IDF) declare
+``per_fold = True``; they are fitted on each training fold and never cached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import MediaError, SpecError, UnknownNameError
+
+_REGISTRY: dict[str, type["Extractor"]] = {}
+
+
+def register(cls):
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def extractor_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_extractor(name: str, **config) -> "Extractor":
+    if name not in _REGISTRY:
+        raise UnknownNameError("extractor", name, _REGISTRY)
+    return _REGISTRY[name](**config)
+
+
+def extractor_class(name: str) -> type["Extractor"]:
+    if name not in _REGISTRY:
+        raise UnknownNameError("extractor", name, _REGISTRY)
+    return _REGISTRY[name]
+
+
+class Extractor:
+    name: ClassVar[str]
+    modality: ClassVar[str]  # "audio" | "text"
+    description: ClassVar[str] = ""
+    per_fold: ClassVar[bool] = False
+    #: config keys accepted, with defaults
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: items per worker task; large for cheap items so that process overhead stays small
+    chunk_size: ClassVar[int] = 16
+    #: whether the features are standardised by the normaliser (False for TF-IDF)
+    standardise: ClassVar[bool] = True
+    #: how worker processes start; "spawn" for extractors that hold torch state
+    start_method: ClassVar[str] = "fork"
+
+    def __init__(self, **config):
+        unknown = sorted(set(config) - set(self.defaults))
+        if unknown:
+            raise SpecError(f"extractor '{self.name}': unknown option(s) {unknown}. "
+                            f"Valid: {sorted(self.defaults) or 'none'}")
+        self.config = {**self.defaults, **config}
+        self._ready = False
+
+    # -- identity -------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        return {}
+
+    def model_fingerprint(self) -> str:
+        return ""
+
+    def identity(self) -> dict:
+        return {"name": self.name, "config": self.config, "versions": self.versions(),
+                "model": self.model_fingerprint()}
+
+    def identity_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+
+    # -- work -----------------------------------------------------------------
+    def setup(self) -> None:
+        """Load models; called once per worker process, lazily."""
+
+    def ensure_setup(self):
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
+    def process_one(self, item: dict) -> np.ndarray:
+        raise NotImplementedError
+
+    def process_batch(self, items: list[dict]) -> list[np.ndarray | MediaError]:
+        """Per-item results; a failing item yields its MediaError, the others still count."""
+        self.ensure_setup()
+        out = []
+        for it in items:
+            try:
+                out.append(np.asarray(self.process_one(it), dtype=np.float32))
+            except MediaError as e:
+                out.append(e)
+            except Exception as e:  # the encoder itself failed on this input
+                out.append(MediaError(_where(it), f"{self.name} failed: {type(e).__name__}: {e}"))
+        return out
+
+
+def _where(item: dict) -> str:
+    return item.get("audio") or f"utterance {item.get('id')}"
+
+
+def text_of(item: dict) -> str:
+    text = item.get("text")
+    if text is None or (isinstance(text, float)) or not str(text).strip():
+        raise MediaError(f"utterance {item.get('id')}", "empty text")
+    return str(text)

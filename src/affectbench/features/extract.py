@@ -1,0 +1,143 @@
+"""Run an extractor over a manifest through the cache, in worker processes.
+
+Only items whose content key is not yet in the store are computed. Results are
+written chunk by chunk as they arrive, so a crash, Ctrl-C or a corrupt file
+loses at most the chunks still in flight. A failing item is reported by path;
+under ``on_error='skip'`` it is left out and counted, under ``'raise'`` the
+run stops after saving everything already computed.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import MediaError
+from .base import Extractor, get_extractor
+from .store import FeatureStore, FileHashes, content_key
+
+ITEM_COLUMNS = ("id", "audio", "start", "end", "text", "video", "image")
+
+
+@dataclass
+class Extraction:
+    X: np.ndarray  # rows for the manifest rows where ok is True, in manifest order
+    ok: np.ndarray  # bool per manifest row
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    computed: int = 0
+    cached: int = 0
+    store_dir: str = ""
+
+
+_WORKER: Extractor | None = None
+
+
+def _init_worker(name: str, config: dict, threads: int) -> None:
+    global _WORKER
+    try:
+        import torch  # noqa: F401  only if the extractor uses it; keeps workers from oversubscribing
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    _WORKER = get_extractor(name, **config)
+    _WORKER.ensure_setup()
+
+
+def _work(items: list[dict]):
+    return _run_chunk(_WORKER, items)
+
+
+def _run_chunk(ex: Extractor, items: list[dict]):
+    res = ex.process_batch(items)
+    ok_keys, ok_X, fails = [], [], []
+    for it, r in zip(items, res):
+        if isinstance(r, MediaError):
+            fails.append((r.path, r.problem))
+        else:
+            ok_keys.append(it["_key"])
+            ok_X.append(r)
+    return ok_keys, (np.stack(ok_X) if ok_X else None), fails
+
+
+def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
+            progress: Callable[[int, int], None] | None = None) -> Extraction:
+    hashes = FileHashes()
+    try:
+        keys = [content_key(r, ex.modality, hashes) for r in df[list(ITEM_COLUMNS)].to_dict("records")]
+    finally:
+        hashes.close()
+    store = FeatureStore(ex.identity(), ex.identity_hash())
+    todo_keys = set(store.missing(keys))
+    items, seen = [], set()
+    for k, r in zip(keys, df[list(ITEM_COLUMNS)].to_dict("records")):
+        if k in todo_keys and k not in seen:
+            seen.add(k)
+            items.append({**{c: _py(v) for c, v in r.items()}, "_key": k})
+    failures: list[tuple[str, str]] = []
+    total = len(items)
+    if progress:
+        progress(0, total)
+    chunks = [items[i:i + ex.chunk_size] for i in range(0, total, ex.chunk_size)]
+    stop = False
+
+    def handle(result):
+        nonlocal stop
+        ok_keys, X, fails = result
+        if X is not None:
+            store.write(ok_keys, X)
+        failures.extend(fails)
+        if fails and on_error == "raise":
+            stop = True
+        if progress:
+            progress(len(ok_keys) + len(fails), total)
+
+    if jobs <= 1 or len(chunks) <= 1:
+        ex.ensure_setup()
+        for ch in chunks:
+            handle(_run_chunk(ex, ch))
+            if stop:
+                break
+    else:
+        ctx = mp.get_context(ex.start_method)
+        threads = max(1, (mp.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(ex.name, ex.config, threads)) as pool:
+            pending = set()
+            it = iter(chunks)
+            # keep a bounded queue so that stopping early leaves little in flight
+            for ch in it:
+                pending.add(pool.submit(_work, ch))
+                if len(pending) >= 2 * jobs:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    handle(fut.result())
+                if not stop:
+                    for ch in it:
+                        pending.add(pool.submit(_work, ch))
+                        if len(pending) >= 2 * jobs:
+                            break
+    if failures and on_error == "raise":
+        path, problem = failures[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise MediaError(path, f"{problem}{more}. Features extracted so far are cached; fix or "
+                               "remove the file, or set on_error = \"skip\" to leave it out")
+    bad = set(store.missing(list(todo_keys))) if failures else set()
+    ok = np.array([k not in bad for k in keys], dtype=bool)
+    X = store.get([k for k, o in zip(keys, ok) if o])
+    return Extraction(X, ok, failures, computed=total - len(failures),
+                      cached=len(set(keys)) - total, store_dir=str(store.dir))
+
+
+def _py(v):
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float) and v != v:
+        return None
+    return v

@@ -1,0 +1,118 @@
+"""Content-addressed, chunked, resumable feature cache.
+
+Layout: ``$AFFECTBENCH_HOME/features/<extractor>-<identity hash>/`` holds
+``identity.json`` and ``shards/*.npz`` (keys + float32 matrix). A key is the
+hash of the item's *content* (audio bytes + segment times, or the text), so a
+corpus moved to another folder still hits the cache, and an edited file does
+not. Each finished chunk is written as its own shard, atomically (temp file +
+rename): an interrupted extraction keeps every shard it wrote and the next run
+computes only what is missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ..paths import home
+
+
+class FileHashes:
+    """sha1 of file contents, remembered by (path, size, mtime) so that unchanged files are not re-read."""
+
+    def __init__(self, db: Path | None = None):
+        self.db = db or home() / "filehash.sqlite"
+        self._con = sqlite3.connect(self.db, timeout=30)
+        self._con.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, sha1 TEXT)")
+        self._pending: list = []
+
+    def get(self, path: str) -> str | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        row = self._con.execute("SELECT size, mtime, sha1 FROM h WHERE path=?", (path,)).fetchone()
+        if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
+            return row[2]
+        h = hashlib.sha1()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        self._pending.append((path, st.st_size, st.st_mtime_ns, digest))
+        return digest
+
+    def close(self):
+        if self._pending:
+            self._con.executemany("INSERT OR REPLACE INTO h VALUES (?,?,?,?)", self._pending)
+            self._con.commit()
+        self._con.close()
+
+
+def _num(v) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.4f}"
+
+
+def content_key(item: dict, modality: str, hashes: FileHashes) -> str:
+    if modality == "text":
+        t = item.get("text")
+        return "t" + hashlib.sha1(("" if t is None else str(t)).encode()).hexdigest()
+    path = item.get(modality)
+    digest = hashes.get(path) if path else None
+    if digest is None:  # missing file: a key that never hits, the extractor reports the error
+        return "missing:" + str(path)
+    return "a" + hashlib.sha1(f"{digest}|{_num(item.get('start'))}|{_num(item.get('end'))}".encode()).hexdigest()
+
+
+class FeatureStore:
+    def __init__(self, identity: dict, ident_hash: str, root: Path | None = None):
+        self.dir = (root or home() / "features") / f"{identity['name']}-{ident_hash}"
+        self.shards = self.dir / "shards"
+        self.shards.mkdir(parents=True, exist_ok=True)
+        ident = self.dir / "identity.json"
+        if not ident.exists():
+            ident.write_text(json.dumps(identity, indent=2, sort_keys=True))
+        self._index: dict[str, np.ndarray] | None = None
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._index is None:
+            idx: dict[str, np.ndarray] = {}
+            for p in sorted(self.shards.glob("*.npz")):
+                try:
+                    with np.load(p, allow_pickle=False) as z:
+                        keys, X = z["keys"], z["X"]
+                except Exception:  # a shard cut off mid-write by a crash before rename cannot exist;
+                    continue       # anything unreadable is ignored and recomputed
+                for k, row in zip(keys.tolist(), X):
+                    idx[k] = row
+            self._index = idx
+        return self._index
+
+    def missing(self, keys: list[str]) -> list[str]:
+        idx = self._load()
+        return [k for k in dict.fromkeys(keys) if k not in idx]
+
+    def write(self, keys: list[str], X: np.ndarray) -> None:
+        if not keys:
+            return
+        name = f"{uuid.uuid4().hex}.npz"
+        tmp = self.shards / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            np.savez(f, keys=np.asarray(keys), X=np.asarray(X, dtype=np.float32))
+        os.replace(tmp, self.shards / name)
+        idx = self._load()
+        for k, row in zip(keys, X):
+            idx[k] = row
+
+    def get(self, keys: list[str]) -> np.ndarray:
+        idx = self._load()
+        return np.stack([idx[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def __len__(self):
+        return len(self._load())

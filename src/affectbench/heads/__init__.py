@@ -1,0 +1,18 @@
+"""Heads trained on frozen features. The linear-classifier adapter is the reference head."""
+from __future__ import annotations
+
+from ..errors import UnknownNameError
+from .linear import LinearAdapter  # noqa: F401
+from .sklearn_head import LogRegHead  # noqa: F401
+
+HEADS = {"linear": LinearAdapter, "logreg": LogRegHead}
+
+
+def make_head(kind: str, **kwargs):
+    if kind not in HEADS:
+        raise UnknownNameError("head", kind, HEADS)
+    import inspect
+
+    # The spec's [head] table holds options of every head kind; each head takes its own.
+    accepted = inspect.signature(HEADS[kind].__init__).parameters
+    return HEADS[kind](**{k: v for k, v in kwargs.items() if k in accepted})

@@ -1,0 +1,152 @@
+"""The linear-classifier adapter: one ``nn.Linear`` on frozen features.
+
+Trained with AdamW on cross-entropy (optionally class-balanced), early-stopped
+on validation UAR (multi-label: macro-F1), best weights restored. Every random
+choice draws from generators seeded by ``seed``, so a seed gives the same
+numbers. Multi-label (GoEmotions) uses sigmoid outputs and a decision
+threshold chosen on the validation set: one for all classes or one per class.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _dense(X, idx=None):
+    part = X if idx is None else X[idx]
+    return part.toarray() if sp.issparse(part) else part
+
+
+def _uar(y, p, k):
+    rec = [np.mean(p[y == c] == c) for c in range(k) if np.any(y == c)]
+    return float(np.mean(rec)) if rec else 0.0
+
+
+def _macro_f1(Y, P):
+    tp = (Y & P).sum(0)
+    denom = Y.sum(0) + P.sum(0)
+    return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
+
+
+class LinearAdapter:
+    def __init__(self, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 1e-2,
+                 batch_size: int = 128, patience: int = 10, class_balanced: bool = False,
+                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0):
+        self.epochs, self.lr, self.wd = epochs, lr, weight_decay
+        self.batch_size, self.patience = batch_size, patience
+        self.class_balanced, self.multilabel = class_balanced, multilabel
+        self.threshold, self.seed = threshold, seed
+        self.history: list[dict] = []
+
+    def fit(self, X, y, Xv=None, yv=None, n_classes: int | None = None):
+        import torch
+
+        torch.manual_seed(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        d = X.shape[1]
+        k = n_classes or (y.shape[1] if self.multilabel else int(y.max()) + 1)
+        self.k = k
+        self.model = torch.nn.Linear(d, k)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.wd)
+        if self.multilabel:
+            Y = torch.as_tensor(np.asarray(y, np.float32))
+            pos = Y.mean(0).clamp(min=1e-4)
+            pw = ((1 - pos) / pos).sqrt() if self.class_balanced else None
+            loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pw)
+        else:
+            Y = torch.as_tensor(np.asarray(y, np.int64))
+            w = None
+            if self.class_balanced:
+                counts = np.bincount(y, minlength=k).astype(np.float32)
+                w = torch.as_tensor(np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0),
+                                    dtype=torch.float32)
+            loss_fn = torch.nn.CrossEntropyLoss(weight=w)
+        dense = not sp.issparse(X)
+        Xt = torch.as_tensor(np.asarray(X, np.float32)) if dense else None
+        n = X.shape[0]
+        has_valid = Xv is not None and Xv.shape[0] > 0
+        best, best_state, since = -np.inf, None, 0
+        for epoch in range(self.epochs):
+            self.model.train()
+            perm = torch.randperm(n, generator=gen)
+            for s in range(0, n, self.batch_size):
+                b = perm[s:s + self.batch_size]
+                xb = Xt[b] if dense else torch.as_tensor(_dense(X, b.numpy()), dtype=torch.float32)
+                opt.zero_grad()
+                loss = loss_fn(self.model(xb), Y[b])
+                loss.backward()
+                opt.step()
+            if not has_valid:
+                continue
+            score = self._valid_score(Xv, yv)
+            self.history.append({"epoch": epoch, "valid": score})
+            if score > best + 1e-6:
+                best, since = score, 0
+                best_state = {kk: v.detach().clone() for kk, v in self.model.state_dict().items()}
+            else:
+                since += 1
+                if since >= self.patience:
+                    break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        self.best_valid = float(best) if has_valid else None
+        self.epochs_run = epoch + 1
+        if self.multilabel:
+            self._choose_thresholds(Xv if has_valid else X, yv if has_valid else y)
+        return self
+
+    def _valid_score(self, Xv, yv):
+        p = self.decision(Xv)
+        if self.multilabel:
+            return _macro_f1(np.asarray(yv, bool), p > 0)
+        return _uar(np.asarray(yv), p.argmax(1), self.k)
+
+    def decision(self, X) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        outs = []
+        with torch.inference_mode():
+            for s in range(0, X.shape[0], 8192):
+                xb = torch.as_tensor(_dense(X[s:s + 8192]), dtype=torch.float32)
+                outs.append(self.model(xb).numpy())
+        return np.concatenate(outs) if outs else np.zeros((0, self.k), np.float32)
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = self.decision(X)
+        if self.multilabel:
+            return 1 / (1 + np.exp(-z))
+        z = z - z.max(1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(1, keepdims=True)
+
+    def _choose_thresholds(self, X, Y):
+        """Thresholds chosen on validation data (never test): global, or per class."""
+        P = self.predict_proba(X)
+        Y = np.asarray(Y, bool)
+        grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+        scores = np.array([_macro_f1(Y, P >= t) for t in grid])
+        t_global = float(grid[int(scores.argmax())])
+        if self.threshold == "global":
+            self.thresholds = np.full(P.shape[1], t_global)
+            return
+        th = np.empty(P.shape[1])
+        for j in range(P.shape[1]):
+            f = []
+            for t in grid:
+                pj = P[:, j] >= t
+                tp = (pj & Y[:, j]).sum()
+                denom = pj.sum() + Y[:, j].sum()
+                f.append(2 * tp / denom if denom else 0.0)
+            th[j] = grid[int(np.argmax(f))] if max(f) > 0 else t_global
+        self.thresholds = th
+
+    def predict(self, X) -> np.ndarray:
+        P = self.predict_proba(X)
+        if self.multilabel:
+            return P >= self.thresholds
+        return P.argmax(1)
+
+    def state(self) -> dict:
+        return {"epochs_run": self.epochs_run, "best_valid": self.best_valid,
+                **({"thresholds": [float(t) for t in self.thresholds]} if self.multilabel else {})}

@@ -1,0 +1,44 @@
+"""scikit-learn logistic regression, for comparison with the linear adapter."""
+from __future__ import annotations
+
+import numpy as np
+
+from .linear import LinearAdapter
+
+
+class LogRegHead(LinearAdapter):
+    """L2 logistic regression (lbfgs). Multi-label: one-vs-rest, thresholds chosen on valid."""
+
+    def __init__(self, *, C: float = 1.0, max_iter: int = 2000, class_balanced: bool = False,
+                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0):
+        self.C, self.max_iter = C, max_iter
+        self.class_balanced, self.multilabel = class_balanced, multilabel
+        self.threshold, self.seed = threshold, seed
+
+    def fit(self, X, y, Xv=None, yv=None, n_classes=None):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed,
+                                class_weight="balanced" if self.class_balanced else None)
+        self.k = n_classes or (y.shape[1] if self.multilabel else int(y.max()) + 1)
+        if self.multilabel:
+            self.clf = OneVsRestClassifier(lr, n_jobs=1).fit(X, np.asarray(y, int))
+            has_valid = Xv is not None and Xv.shape[0] > 0
+            self._choose_thresholds(Xv if has_valid else X, yv if has_valid else y)
+        else:
+            self.clf = lr.fit(X, y)
+        self.best_valid, self.epochs_run = None, None
+        return self
+
+    def predict_proba(self, X):
+        P = self.clf.predict_proba(X)
+        if self.multilabel:
+            return P
+        full = np.zeros((P.shape[0], self.k))
+        full[:, self.clf.classes_] = P  # a class absent from training gets probability 0
+        return full
+
+    def state(self):
+        return {"solver": "lbfgs", "C": self.C,
+                **({"thresholds": [float(t) for t in self.thresholds]} if self.multilabel else {})}

@@ -1,0 +1,126 @@
+"""Classification metrics with bootstrap confidence intervals.
+
+Names follow audmetric: ``war`` is audmetric's ``accuracy``, ``uar`` its
+``unweighted_average_recall`` (= scikit-learn balanced accuracy); WAR and UAR
+are always reported together. Bootstrap CIs resample utterances with
+replacement (percentile method) and are computed vectorised over all
+resamples at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: our key -> audmetric function name
+AUDMETRIC_NAMES = {
+    "war": "accuracy",
+    "uar": "unweighted_average_recall",
+    "macro_f1": "unweighted_average_fscore",
+    "weighted_f1": "weighted_average_fscore",
+}
+SINGLE = ("war", "uar", "macro_f1", "weighted_f1")
+MULTI = ("macro_f1", "micro_f1", "samples_f1", "exact_match")
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
+def _from_confusions(C: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics from a stack of confusion matrices (..., K, K); rows = true class.
+
+    Classes absent from the truth are left out of UAR/macro-F1 (as scikit-learn's
+    balanced accuracy does), so a fold that lacks a class is not penalised for it.
+    """
+    C = C.astype(np.float64)
+    tp = np.diagonal(C, axis1=-2, axis2=-1)
+    support = C.sum(-1)
+    predicted = C.sum(-2)
+    n = support.sum(-1)
+    present = support > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(present, tp / np.maximum(support, 1), 0.0)
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+        npresent = present.sum(-1)
+        return {
+            "war": tp.sum(-1) / n,
+            "uar": (recall * present).sum(-1) / npresent,
+            "macro_f1": (f1 * present).sum(-1) / npresent,
+            "weighted_f1": (f1 * support).sum(-1) / n,
+        }
+
+
+def classification(y_true, y_pred, classes: list[str], *, n_boot: int = 1000, ci: float = 0.95,
+                   seed: int = 0) -> dict:
+    """WAR, UAR, macro/weighted F1, per-class recall and confusion matrix, with bootstrap CIs."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    k = len(classes)
+    C = confusion(y_true, y_pred, k)
+    point = {m: float(v) for m, v in _from_confusions(C).items()}
+    support = C.sum(1)
+    out = {**point,
+           "n": int(len(y_true)),
+           "per_class_recall": {c: (float(C[i, i] / support[i]) if support[i] else None)
+                                for i, c in enumerate(classes)},
+           "support": {c: int(s) for c, s in zip(classes, support)},
+           "confusion": C.tolist(),
+           "classes": list(classes)}
+    if n_boot and len(y_true) > 1:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+        cells = y_true[idx] * k + y_pred[idx]
+        Cb = np.zeros((n_boot, k * k), np.int64)
+        np.add.at(Cb, (np.arange(n_boot)[:, None], cells), 1)
+        boot = _from_confusions(Cb.reshape(n_boot, k, k))
+        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
+        out["ci"] = {m: [float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))]
+                     for m, v in boot.items()}
+        out["ci_level"] = ci
+        out["n_boot"] = n_boot
+    return out
+
+
+def _multi_from_counts(tp, fp, fn, exact, samples_f1, n):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = 2 * tp + fp + fn
+        f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+        return {
+            "macro_f1": f1.mean(-1),
+            "micro_f1": 2 * tp.sum(-1) / np.maximum((2 * tp + fp + fn).sum(-1), 1),
+            "samples_f1": samples_f1 / n,
+            "exact_match": exact / n,
+        }
+
+
+def multilabel(Y: np.ndarray, P: np.ndarray, classes: list[str], *, n_boot: int = 1000,
+               ci: float = 0.95, seed: int = 0) -> dict:
+    """Multi-label macro/micro/sample F1 and exact match (Y, P: n × K in {0,1}), with bootstrap CIs."""
+    Y = np.asarray(Y, dtype=bool)
+    P = np.asarray(P, dtype=bool)
+    n = len(Y)
+    TP = (Y & P).astype(np.float64)
+    FP = (~Y & P).astype(np.float64)
+    FN = (Y & ~P).astype(np.float64)
+    exact = (Y == P).all(1).astype(np.float64)
+    denom = Y.sum(1) + P.sum(1)
+    sf1 = np.where(denom > 0, 2 * TP.sum(1) / np.maximum(denom, 1), 1.0)
+    point = _multi_from_counts(TP.sum(0), FP.sum(0), FN.sum(0), exact.sum(), sf1.sum(), n)
+    tp, fp, fn = TP.sum(0), FP.sum(0), FN.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1c = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    out = {m: float(v) for m, v in point.items()}
+    out.update({"n": int(n), "classes": list(classes),
+                "per_class_f1": {c: float(v) for c, v in zip(classes, f1c)},
+                "support": {c: int(v) for c, v in zip(classes, Y.sum(0))}})
+    if n_boot and n > 1:
+        rng = np.random.default_rng(seed)
+        W = np.zeros((n_boot, n))
+        idx = rng.integers(0, n, size=(n_boot, n))
+        np.add.at(W, (np.arange(n_boot)[:, None], idx), 1.0)  # multiplicity of each row per resample
+        boot = _multi_from_counts(W @ TP, W @ FP, W @ FN, W @ exact, W @ sf1, n)
+        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
+        out["ci"] = {m: [float(np.percentile(v, lo)), float(np.percentile(v, hi))] for m, v in boot.items()}
+        out["ci_level"] = ci
+        out["n_boot"] = n_boot
+    return out

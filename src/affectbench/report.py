@@ -1,0 +1,111 @@
+"""The human-readable side of a run: report.md and the confusion-matrix plot."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _ci(m: dict, key: str) -> str:
+    v = m[key]
+    ci = m.get("ci", {}).get(key)
+    return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{v:.3f}"
+
+
+def plot_confusion(folder: Path, pooled: dict) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    classes = pooled["classes"]
+    if "confusion" in pooled:
+        C = np.asarray(pooled["confusion"], float)
+        R = C / np.maximum(C.sum(1, keepdims=True), 1)
+        fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(classes), 0.8 + 0.6 * len(classes)), dpi=120)
+        ax.imshow(R, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(j, i, f"{int(C[i, j])}\n{R[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if R[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"pooled: WAR {pooled['war']:.3f}  UAR {pooled['uar']:.3f}", fontsize=9)
+        name = "confusion.png"
+    else:
+        f1 = [pooled["per_class_f1"][c] for c in classes]
+        fig, ax = plt.subplots(figsize=(8, 0.25 * len(classes) + 1), dpi=120)
+        ax.barh(range(len(classes)), f1)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("F1")
+        ax.set_title(f"per-class F1 (macro-F1 {pooled['macro_f1']:.3f})", fontsize=9)
+        name = "per_class_f1.png"
+    fig.tight_layout()
+    fig.savefig(folder / name)
+    plt.close(fig)
+    return name
+
+
+def write_report(folder: Path, metrics: dict, info: dict) -> Path:
+    p = metrics["pooled"]
+    multilabel = metrics["task"] == "multilabel"
+    c = info["corpus"]
+    proto = info["protocol"]
+    lines = [f"# {info['spec']['name']}", ""]
+    if info["spec"].get("description"):
+        lines += [info["spec"]["description"], ""]
+    lines += [
+        f"- corpus: **{c['name']}** (view `{c['view']}`: {', '.join(c['classes'])}), "
+        f"{c['n']} utterances; data fingerprint `{info['data_fingerprint']}`",
+        f"- protocol: `{proto['kind']}` over {proto['group']}, {len(proto['folds'])} fold(s); "
+        f"validation: {proto['valid_groups']} training group(s) per fold (never the test fold)"
+        if proto["kind"] != "official" else
+        "- protocol: official split (train / dev for validation / test)",
+        f"- speaker independent: {'yes' if proto['speaker_independent'] else 'no'}; test speakers also "
+        f"seen in training: {sum(f['test_speakers_seen_in_training'] for f in proto['folds'])}",
+        f"- features: {', '.join(f['extractor'] for f in info['features'])}; normalisation: "
+        f"{info['normalization']['description']}",
+        f"- head: `{info['spec']['head']['kind']}`; seed {info['spec']['seed']}",
+    ]
+    if info["failures"]:
+        lines.append(f"- **skipped {len(info['failures'])} utterance(s)** that could not be read "
+                     "(listed below)")
+    for cav in c["caveats"]:
+        lines.append(f"- **caveat:** {cav}")
+    for prob in c["problems"]:
+        lines.append(f"- **incomplete copy:** {prob}")
+    lines += ["", "## Pooled over test folds", ""]
+    keys = ("macro_f1", "micro_f1", "samples_f1", "exact_match") if multilabel else \
+        ("war", "uar", "macro_f1", "weighted_f1")
+    ci = int(round(100 * p.get("ci_level", 0.95)))
+    lines += ["| metric | value [" + f"{ci}% bootstrap CI] |", "|---|---|"]
+    lines += [f"| {k.upper() if k in ('war', 'uar') else k} | {_ci(p, k)} |" for k in keys]
+    lines += ["", "## Per fold", "",
+              "| fold | n | " + " | ".join(k.upper() if k in ("war", "uar") else k for k in keys) + " |",
+              "|---|---|" + "---|" * len(keys)]
+    for f in metrics["folds"]:
+        lines.append(f"| {f['fold']} | {f['n']} | " + " | ".join(f"{f[k]:.3f}" for k in keys) + " |")
+    fm = metrics["fold_mean"]
+    lines.append("| mean ± sd | | " + " | ".join(f"{fm[k]['mean']:.3f} ± {fm[k]['std']:.3f}" for k in keys) + " |")
+    if not multilabel:
+        lines += ["", "## Per-class recall (pooled)", "", "| class | support | recall |", "|---|---|---|"]
+        for cl in p["classes"]:
+            r = p["per_class_recall"][cl]
+            lines.append(f"| {cl} | {p['support'][cl]} | {'–' if r is None else f'{r:.3f}'} |")
+    else:
+        lines += ["", "## Per-class F1 (pooled)", "", "| class | support | F1 |", "|---|---|---|"]
+        for cl in p["classes"]:
+            lines.append(f"| {cl} | {p['support'][cl]} | {p['per_class_f1'][cl]:.3f} |")
+    img = plot_confusion(folder, p)
+    if img:
+        lines += ["", f"![{img}]({img})"]
+    if info["failures"]:
+        lines += ["", "## Skipped files", ""] + [f"- `{f['path']}`: {f['problem']}" for f in info["failures"]]
+    lines += ["", "## Reproduce", "", "Spec: `spec.toml`; folds, fingerprints and versions: `run.json`; "
+              "predictions: `predictions.parquet`.", "",
+              "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if k != "platform"), ""]
+    out = folder / "report.md"
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out

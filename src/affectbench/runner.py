@@ -1,0 +1,250 @@
+"""Run an experiment spec end to end and write its run folder.
+
+corpus → label view → features (cached) → folds → head per fold → metrics →
+run folder. The run folder is named after the spec and a hash of everything
+that determines its numbers (spec minus output/jobs, plus the data
+fingerprint); finding a complete one there, ``run`` returns it at once.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import manifest as mf
+from .errors import AffectbenchError
+from .spec import Spec, dump_toml
+from .ui import Reporter
+
+VERSIONED = ("affectbench", "numpy", "pandas", "scipy", "scikit-learn", "torch", "opensmile",
+             "transformers", "soundfile", "soxr", "audmetric")
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    metrics: dict
+    reused: bool
+
+    @property
+    def report(self) -> Path:
+        return self.folder / "report.md"
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in VERSIONED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) -> RunResult:
+    from .corpora import get_corpus
+    from .normalize import describe
+
+    rep = reporter or Reporter()
+    t0 = time.perf_counter()
+    corpus = get_corpus(spec.corpus.name)
+    prepared = corpus.prepare(spec.corpus.root, on_error=spec.corpus.on_error)
+    view = corpus.labelset.view(spec.corpus.view)
+    df = view.apply(prepared.manifest)
+    data_fp = mf.fingerprint(df)
+    folder = Path(spec.output_dir).expanduser() / f"{spec.name}-{spec.result_hash(data_fp)}"
+    done = folder / "metrics.json"
+    if done.exists() and (folder / "DONE").exists() and not force:
+        return RunResult(folder, json.loads(done.read_text()), True)
+
+    pk = dict(corpus.default_protocol)
+    if spec.protocol.kind:
+        pk = {"kind": spec.protocol.kind}
+    kind = pk["kind"]
+    group = spec.protocol.group if spec.protocol.kind else pk.get("group", spec.protocol.group)
+
+    # -- features ------------------------------------------------------------------
+    from .features import extract, get_extractor
+
+    blocks, per_fold, failures, extraction_info = [], [], [], []
+    ok = np.ones(len(df), bool)
+    for name in spec.features.extractors:
+        ex = get_extractor(name, **spec.features.options.get(name, {}))
+        if ex.modality not in corpus.modalities:
+            raise AffectbenchError(f"extractor '{name}' needs {ex.modality}, corpus "
+                                   f"'{corpus.name}' has {', '.join(corpus.modalities)}")
+        if ex.per_fold:
+            per_fold.append(ex)
+            continue
+        upd = rep.task(f"{name} features", len(df))
+        res = extract(ex, df, jobs=spec.features.jobs, on_error=spec.corpus.on_error, progress=upd)
+        failures += res.failures
+        extraction_info.append({"extractor": name, "identity": ex.identity(), "computed": res.computed,
+                                "cached": res.cached, "failed": len(res.failures), "store": res.store_dir})
+        full = np.full((len(df), res.X.shape[1]), np.nan, np.float32)
+        full[res.ok] = res.X
+        blocks.append((ex, full))
+        ok &= res.ok
+    for ex in per_fold:  # per-fold extractors still refuse empty input up front
+        from .features.base import text_of
+        from .errors import MediaError
+
+        bad = []
+        for i, r in enumerate(df[["id", "text"]].to_dict("records")):
+            try:
+                text_of(r)
+            except MediaError as e:
+                bad.append(i)
+                failures.append((e.path, e.problem))
+        if bad and spec.corpus.on_error == "raise":
+            p, prob = failures[-len(bad)]
+            raise MediaError(p, f"{prob} ({len(bad)} in all); set on_error = \"skip\" to leave them out")
+        ok[bad] = False
+    if not ok.all():
+        rep.log(f"[yellow]skipping {int((~ok).sum())} utterance(s) that failed extraction[/]")
+    df = df[ok].reset_index(drop=True)
+    blocks = [(ex, X[ok]) for ex, X in blocks]
+
+    # -- folds ---------------------------------------------------------------------
+    from .protocol import make_folds
+
+    folds = make_folds(df, kind, group=group, valid_groups=spec.protocol.valid_groups,
+                       folds=spec.protocol.folds, seed=spec.seed,
+                       speaker_independent=spec.protocol.speaker_independent)
+
+    # -- heads -----------------------------------------------------------------------
+    from .heads import make_head
+    from .normalize import normalise
+    import scipy.sparse as sp
+
+    classes = list(view.classes)
+    cidx = {c: i for i, c in enumerate(classes)}
+    if view.multilabel:
+        Y = np.zeros((len(df), len(classes)), bool)
+        for i, ys in enumerate(df["y"]):
+            Y[i, [cidx[c] for c in ys]] = True
+    else:
+        Y = df["y"].map(cidx).to_numpy(np.int64)
+    speakers = df["speaker"].astype(object).to_numpy()
+    texts = df["text"].astype(object).fillna("").tolist()
+    preds, fold_metrics, fold_info = [], [], []
+    from . import metrics as M
+
+    upd = rep.task("folds", len(folds))
+    upd(0, len(folds))
+    for k, fold in enumerate(folds):
+        parts = []
+        for ex, X in blocks:
+            mode = spec.features.normalization if ex.standardise else "none"
+            parts.append(normalise(X, mode, fold.train, speakers))
+        for ex in per_fold:  # fitted on this fold's training texts only, applied to all rows
+            parts.append(ex.fit_apply([texts[i] for i in fold.train], texts))
+        if any(sp.issparse(p) for p in parts):
+            X = sp.hstack([sp.csr_matrix(p) if not sp.issparse(p) else p for p in parts]).tocsr()
+        else:
+            X = np.hstack(parts)
+        h = spec.head
+        head = make_head(h.kind, epochs=h.epochs, lr=h.lr, weight_decay=h.weight_decay,
+                         batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
+                         multilabel=view.multilabel, threshold=h.threshold, seed=spec.seed, C=h.C)
+        head.fit(X[fold.train], Y[fold.train], X[fold.valid], Y[fold.valid], n_classes=len(classes))
+        P = head.predict_proba(X[fold.test])
+        pred = head.predict(X[fold.test])
+        if view.multilabel:
+            m = M.multilabel(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap,
+                             ci=spec.metrics.ci, seed=spec.seed)
+        else:
+            m = M.classification(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap,
+                                 ci=spec.metrics.ci, seed=spec.seed)
+        m["fold"] = fold.name
+        fold_metrics.append(m)
+        fold_info.append({"name": fold.name, "fingerprint": fold.fingerprint,
+                          "n_train": len(fold.train), "n_valid": len(fold.valid), "n_test": len(fold.test),
+                          "test_groups": fold.test_groups, "valid_groups": fold.valid_groups,
+                          "speaker_independent": fold.speaker_independent,
+                          "test_speakers_seen_in_training": fold.test_speakers_seen_in_training,
+                          "head": head.state()})
+        fp = pd.DataFrame({"id": df["id"].iloc[fold.test].to_numpy(), "fold": fold.name,
+                           "speaker": df["speaker"].iloc[fold.test].to_numpy()})
+        if view.multilabel:
+            fp["true"] = [";".join(c for c, b in zip(classes, row) if b) for row in Y[fold.test]]
+            fp["pred"] = [";".join(c for c, b in zip(classes, row) if b) for row in pred]
+        else:
+            fp["true"] = [classes[i] for i in Y[fold.test]]
+            fp["pred"] = [classes[i] for i in pred]
+        for j, c in enumerate(classes):
+            fp[f"p_{c}"] = P[:, j].astype(np.float32)
+        preds.append(fp)
+        upd(1)
+
+    allp = pd.concat(preds, ignore_index=True)
+    if view.multilabel:
+        test_idx = np.concatenate([f.test for f in folds])
+        pooled = M.multilabel(Y[test_idx], np.vstack([_ml(r, classes) for r in allp["pred"]]), classes,
+                              n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci, seed=spec.seed)
+    else:
+        pooled = M.classification(allp["true"].map(cidx).to_numpy(), allp["pred"].map(cidx).to_numpy(),
+                                  classes, n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci, seed=spec.seed)
+    metrics = {
+        "run": folder.name,
+        "task": "multilabel" if view.multilabel else "single_label",
+        "pooled": pooled,
+        "folds": fold_metrics,
+        "fold_mean": _fold_mean(fold_metrics, multilabel=view.multilabel),
+        "metric_names": M.AUDMETRIC_NAMES,
+        "n_skipped": int(len(failures)),
+    }
+    info = {
+        "spec": spec.to_dict(),
+        "corpus": {"name": corpus.name, "root": prepared.root, "view": view.name,
+                   "classes": classes, "n": int(len(df)), "caveats": prepared.caveats,
+                   "problems": prepared.problems,
+                   "skipped_while_reading": prepared.issues.skipped},
+        "data_fingerprint": data_fp,
+        "protocol": {"kind": kind, "group": "speaker" if kind == "loso" else group,
+                     "valid_groups": spec.protocol.valid_groups,
+                     "speaker_independent": all(f.speaker_independent for f in folds),
+                     "folds": fold_info},
+        "normalization": {"mode": spec.features.normalization,
+                          "description": describe(spec.features.normalization)},
+        "features": extraction_info + [{"extractor": ex.name, "identity": ex.identity(),
+                                        "fitted_per_fold": True} for ex in per_fold],
+        "failures": [{"path": p, "problem": pr} for p, pr in failures],
+        "versions": versions(),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    _write(folder, spec, metrics, info, allp)
+    return RunResult(folder, metrics, False)
+
+
+def _ml(s: str, classes):
+    got = set(s.split(";")) if s else set()
+    return np.array([c in got for c in classes])
+
+
+def _fold_mean(folds: list[dict], multilabel: bool) -> dict:
+    from .metrics import MULTI, SINGLE
+
+    keys = MULTI if multilabel else SINGLE
+    return {k: {"mean": float(np.mean([f[k] for f in folds])), "std": float(np.std([f[k] for f in folds]))}
+            for k in keys}
+
+
+def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFrame) -> None:
+    from .report import write_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "DONE").unlink(missing_ok=True)
+    (folder / "spec.toml").write_text(dump_toml(spec.to_dict()), encoding="utf-8")
+    (folder / "run.json").write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str),
+                                     encoding="utf-8")
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    preds.to_parquet(folder / "predictions.parquet", index=False)
+    write_report(folder, metrics, info)
+    (folder / "DONE").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -1,0 +1,266 @@
+"""Typed experiment specs (TOML).
+
+A spec is validated at the boundary: an unknown key is an error that names the
+key and suggests the closest valid one; a wrong type names the key and the
+type expected. ``--set a.b=value`` overrides any value before validation.
+Relative paths in a spec file are relative to that file; in ``--set`` they
+are relative to the current directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import SpecError
+
+
+@dataclass
+class CorpusSpec:
+    name: str = ""
+    root: str | None = None
+    view: str = "default"
+    on_error: str = "raise"
+
+
+@dataclass
+class ProtocolSpec:
+    #: loso | logo | folds | official; empty = the corpus's default protocol
+    kind: str = ""
+    group: str = "speaker"
+    valid_groups: int = 1
+    folds: list | None = None
+    speaker_independent: bool | None = None
+
+
+@dataclass
+class FeaturesSpec:
+    extractors: list = field(default_factory=lambda: ["egemaps"])
+    normalization: str = "fold"
+    jobs: int = 1
+    #: per-extractor options, e.g. [features.options.tfidf] ngram_max = 4
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class HeadSpec:
+    kind: str = "linear"
+    epochs: int = 100
+    lr: float = 1e-2
+    weight_decay: float = 1e-2
+    batch_size: int = 128
+    patience: int = 10
+    class_balanced: bool = False
+    #: multi-label decision threshold chosen on validation: "global" or "per_class"
+    threshold: str = "per_class"
+    #: inverse regularisation of the logreg head
+    C: float = 1.0
+
+
+@dataclass
+class MetricsSpec:
+    bootstrap: int = 1000
+    ci: float = 0.95
+
+
+@dataclass
+class Spec:
+    name: str = ""
+    seed: int = 0
+    output_dir: str = "runs"
+    description: str = ""
+    corpus: CorpusSpec = field(default_factory=CorpusSpec)
+    protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
+    features: FeaturesSpec = field(default_factory=FeaturesSpec)
+    head: HeadSpec = field(default_factory=HeadSpec)
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def result_hash(self, data_fingerprint: str) -> str:
+        """What determines the numbers: everything but where outputs go and how many workers run."""
+        d = self.to_dict()
+        d.pop("output_dir")
+        d.pop("description")
+        d["features"].pop("jobs")
+        d["corpus"].pop("root")  # the data fingerprint stands for the data, wherever it lives
+        blob = json.dumps([d, data_fingerprint], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def _build(cls, data: dict, where: str, source: str):
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: [{where}] must be a table, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{where}.{key}" if where else key
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise SpecError(f"{source}: unknown key '{full}'.{hint} Valid keys"
+                            f"{' in [' + where + ']' if where else ''}: {', '.join(fields)}")
+        t = hints[key]
+        if dataclasses.is_dataclass(t):
+            kwargs[key] = _build(t, value, full, source)
+        else:
+            kwargs[key] = _coerce(value, t, full, source)
+    return cls(**kwargs)
+
+
+def _coerce(value, t, key, source):
+    origin = typing.get_origin(t)
+    args = typing.get_args(t)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        last = None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key, source)
+            except SpecError as e:
+                last = e
+        raise last
+    base = origin or t
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if base is bool and not isinstance(value, bool):
+        raise SpecError(f"{source}: '{key}' must be true or false, got {value!r}")
+    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise SpecError(f"{source}: '{key}' must be an integer, got {value!r}")
+    if base in (str, list, dict, float) and not isinstance(value, base):
+        raise SpecError(f"{source}: '{key}' must be a {base.__name__}, got {value!r}")
+    return value
+
+
+CHOICES = {
+    "corpus.on_error": ("raise", "skip"),
+    "protocol.kind": ("", "loso", "logo", "folds", "official"),
+    "features.normalization": ("fold", "speaker", "none"),
+    "head.threshold": ("global", "per_class"),
+}
+
+
+def _check(spec: Spec, source: str) -> Spec:
+    if not spec.name:
+        raise SpecError(f"{source}: 'name' is required")
+    if not spec.corpus.name:
+        raise SpecError(f"{source}: 'corpus.name' is required")
+    for key, allowed in CHOICES.items():
+        sec, k = key.split(".")
+        v = getattr(getattr(spec, sec), k)
+        if v not in allowed:
+            raise SpecError(f"{source}: '{key}' = {v!r} is not one of {', '.join(a for a in allowed if a)}")
+    if not spec.features.extractors:
+        raise SpecError(f"{source}: 'features.extractors' is empty")
+    if spec.features.jobs < 1:
+        raise SpecError(f"{source}: 'features.jobs' must be >= 1")
+    if not 0 < spec.metrics.ci < 1:
+        raise SpecError(f"{source}: 'metrics.ci' must be between 0 and 1")
+    # Names are checked against the registries here so that a typo fails before any work.
+    from .corpora import get_corpus
+    from .features import extractor_class
+    from .heads import HEADS
+    from .errors import UnknownNameError
+
+    get_corpus(spec.corpus.name)
+    for e in spec.features.extractors:
+        extractor_class(e)
+    for e in spec.features.options:
+        if e not in spec.features.extractors:
+            raise SpecError(f"{source}: 'features.options.{e}' configures an extractor the spec does not use")
+    if spec.head.kind not in HEADS:
+        raise UnknownNameError("head", spec.head.kind, HEADS)
+    return spec
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise SpecError(f"--set '{item}': expected key=value, e.g. corpus.root=/data/emodb")
+    key, raw = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare string
+    return key.strip(), value
+
+
+def _apply(data: dict, key: str, value, source: str) -> None:
+    parts = key.split(".")
+    cur = data
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+        if not isinstance(cur, dict):
+            raise SpecError(f"{source}: --set {key}: '{p}' is not a table")
+    cur[parts[-1]] = value
+
+
+def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None = None,
+              data: dict | None = None) -> Spec:
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(f"{path}: spec file not found")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise SpecError(f"{path}: not valid TOML: {e}") from None
+        source = str(path)
+        base = path.resolve().parent
+        root = data.get("corpus", {}).get("root") if isinstance(data.get("corpus"), dict) else None
+        if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
+            data["corpus"]["root"] = str((base / root).resolve())
+    else:
+        data = dict(data or {})
+        source = "spec"
+    items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
+    for key, value in items:
+        if key == "corpus.root" and isinstance(value, str):
+            value = str(Path(value).expanduser().resolve())
+        _apply(data, key, value, source)
+    return _check(_build(Spec, data, "", source), source)
+
+
+def dump_toml(d: dict, prefix: str = "") -> str:
+    """A minimal TOML writer for resolved specs (scalars, lists, nested tables)."""
+    lines, tables = [], []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        elif v is None:
+            lines.append(f"# {k} = (unset)")
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+    out = "\n".join(lines)
+    for k, v in tables:
+        name = f"{prefix}.{k}" if prefix else k
+        body = dump_toml(v, name)
+        out += f"\n\n[{name}]\n{body}" if out else f"[{name}]\n{body}"
+    return out.strip() + "\n"
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
