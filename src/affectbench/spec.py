@@ -58,9 +58,9 @@ class HeadSpec:
     kind: str = "linear"
     epochs: int = 100
     lr: float = 1e-2
-    weight_decay: float = 1e-2
+    weight_decay: float = 0.1
     batch_size: int = 128
-    patience: int = 10
+    patience: int = 20
     class_balanced: bool = False
     #: multi-label decision threshold chosen on validation: "global" or "per_class"
     threshold: str = "per_class"

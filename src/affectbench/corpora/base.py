@@ -55,8 +55,11 @@ class Corpus:
     needs_root: ClassVar[bool] = True
     #: how the protocol section of a spec defaults for this corpus
     default_protocol: ClassVar[dict] = {"kind": "loso"}
-    #: expected counts of a complete copy: {"total": n, "label": {..}, "split": {..}}
+    #: expected counts of a complete copy: {"total": n, "label": {..}, "split": {..}, "speaker": {..}}
     expected: ClassVar[dict] = {}
+    #: the same per label view, counted after the view is applied (e.g. IEMOCAP "four" = 5531):
+    #: {"four": {"total": 5531, "y": {...}, "session": {...}}}
+    expected_views: ClassVar[dict] = {}
     #: what a valid root looks like, shown when the root is wrong
     layout_hint: ClassVar[str] = ""
 
@@ -85,20 +88,9 @@ class Corpus:
 
     def check(self, df: pd.DataFrame) -> list[str]:
         """Differences between what was found and what a complete copy holds."""
-        problems = []
-        exp = self.expected
-        if not exp:
-            return problems
-        if "total" in exp and len(df) != exp["total"]:
-            problems.append(f"{len(df)} utterances, a complete copy has {exp['total']}")
-        for col in ("label", "split", "speaker"):
-            want = exp.get(col)
-            if not want:
-                continue
-            got = df[col].value_counts().to_dict()
-            for k, v in want.items():
-                if got.get(k, 0) != v:
-                    problems.append(f"{col} '{k}': {got.get(k, 0)}, expected {v}")
+        problems = _compare(df, self.expected, "")
+        for view, exp in self.expected_views.items():
+            problems += _compare(self.labelset.view(view).apply(df), exp, f"view '{view}': ")
         return problems
 
 
@@ -115,3 +107,17 @@ class Prepared:
     @property
     def problems(self) -> list[str]:
         return self.corpus.check(self.manifest)
+
+
+def _compare(df: pd.DataFrame, exp: dict, prefix: str) -> list[str]:
+    problems = []
+    if "total" in exp and len(df) != exp["total"]:
+        problems.append(f"{prefix}{len(df)} utterances, a complete copy has {exp['total']}")
+    for col, want in exp.items():
+        if col == "total" or not want:
+            continue
+        got = df[col].astype(object).value_counts().to_dict()
+        for k, v in want.items():
+            if got.get(k, 0) != v:
+                problems.append(f"{prefix}{col} '{k}': {got.get(k, 0)}, expected {v}")
+    return problems

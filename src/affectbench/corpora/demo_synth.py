@@ -192,18 +192,18 @@ _BANDWIDTHS = np.array([80.0, 110.0, 160.0])
 #   breath    : multiplier on aspiration noise
 #   f1        : multiplier on F1 (vocal effort raises F1)
 _EMO = {
-    "neutral": dict(f0_st=(0.0, 1.0), range=(1.0, 0.25), rate=(1.0, 0.09),
-                    gain_db=(0.0, 2.0), tilt=(0.0, 0.05), oq=(0.62, 0.05),
+    "neutral": dict(f0_st=(0.0, 1.0), range=(1.0, 0.25), rate=(1.0, 0.08),
+                    gain_db=(0.0, 2.0), tilt=(0.0, 0.04), oq=(0.62, 0.05),
                     breath=(1.0, 0.3), f1=(1.0, 0.04)),
-    "happy": dict(f0_st=(2.2, 1.2), range=(1.6, 0.35), rate=(1.1, 0.09),
-                  gain_db=(2.0, 2.0), tilt=(-0.02, 0.05), oq=(0.58, 0.05),
+    "happy": dict(f0_st=(2.5, 1.1), range=(1.8, 0.35), rate=(1.1, 0.08),
+                  gain_db=(2.0, 2.0), tilt=(-0.02, 0.04), oq=(0.58, 0.05),
                   breath=(0.9, 0.3), f1=(1.04, 0.04)),
-    "sad": dict(f0_st=(-1.2, 1.0), range=(0.6, 0.2), rate=(0.86, 0.08),
-                gain_db=(-3.0, 2.0), tilt=(0.05, 0.04), oq=(0.68, 0.05),
-                breath=(1.5, 0.4), f1=(0.97, 0.04)),
-    "angry": dict(f0_st=(2.5, 1.2), range=(1.15, 0.3), rate=(1.12, 0.09),
-                  gain_db=(4.0, 2.0), tilt=(-0.09, 0.05), oq=(0.5, 0.05),
-                  breath=(0.8, 0.3), f1=(1.08, 0.04)),
+    "sad": dict(f0_st=(-1.5, 1.0), range=(0.55, 0.2), rate=(0.85, 0.07),
+                gain_db=(-3.5, 2.0), tilt=(0.06, 0.04), oq=(0.68, 0.05),
+                breath=(1.6, 0.4), f1=(0.97, 0.04)),
+    "angry": dict(f0_st=(2.5, 1.1), range=(1.1, 0.3), rate=(1.12, 0.08),
+                  gain_db=(5.0, 2.0), tilt=(-0.12, 0.04), oq=(0.48, 0.05),
+                  breath=(0.8, 0.3), f1=(1.1, 0.04)),
 }
 
 _REF_RMS = 0.05  # RMS of the voiced part at 0 dB speaker + emotion gain

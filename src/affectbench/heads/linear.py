@@ -29,8 +29,8 @@ def _macro_f1(Y, P):
 
 
 class LinearAdapter:
-    def __init__(self, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 1e-2,
-                 batch_size: int = 128, patience: int = 10, class_balanced: bool = False,
+    def __init__(self, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
+                 batch_size: int = 128, patience: int = 20, class_balanced: bool = False,
                  multilabel: bool = False, threshold: str = "per_class", seed: int = 0):
         self.epochs, self.lr, self.wd = epochs, lr, weight_decay
         self.batch_size, self.patience = batch_size, patience
