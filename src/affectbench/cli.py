@@ -75,52 +75,151 @@ def corpora_prepare(name: str, root: Optional[Path] = typer.Argument(None),
         con.print(f"[yellow]skipped {len(p.issues.skipped)}[/] (first: {p.issues.skipped[0]})")
 
 
-def stats_dict(df) -> dict:
+def stats_dict(df, target: str = "label") -> dict:
     def counts(col):
         s = df[col].dropna()
         return {str(k): int(v) for k, v in s.value_counts().sort_index().items()}
 
-    out = {"total": int(len(df)), "label": counts("label"), "split": counts("split"),
+    out = {"total": int(len(df)), "label": counts(target), "split": counts("split"),
            "speaker": counts("speaker"), "group": counts("session")}
-    if df["labels"].notna().any():
+    if target == "label" and df["labels"].notna().any():
         from collections import Counter
 
         c = Counter(x for ls in df["labels"].dropna() for x in ls)
         out["labels"] = dict(sorted(c.items()))
+    if df["split"].notna().any() and df[target].notna().any():
+        tab = pd_crosstab(df, target)
+        out["label_by_split"] = tab
     return out
 
 
-@corpora_app.command("stats")
-def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
-                  as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """Counts by label, split, group and speaker (from ROOT, or the last prepared manifest)."""
+def pd_crosstab(df, target):
+    import pandas as pd
+
+    t = pd.crosstab(df[target].astype(object), df["split"].astype(object))
+    return {str(lab): {str(sp): int(v) for sp, v in row.items()} for lab, row in t.iterrows()}
+
+
+def _load_manifest(name: str, root):
     from . import manifest as mf
     from . import prepare
     from .corpora import get_corpus
 
     c = get_corpus(name)
     if root is not None or not c.needs_root:
-        df = prepare(name, root).manifest
-    else:
-        mp = _manifest_path(name)
-        if not mp.exists():
-            raise AffectbenchError(f"corpus '{name}' has not been prepared: run "
-                                   f"`affectbench corpora prepare {name} ROOT` or pass ROOT")
-        df = mf.load(mp)
-    st = stats_dict(df)
+        return c, prepare(name, root).manifest
+    mp = _manifest_path(name)
+    if not mp.exists():
+        raise AffectbenchError(f"corpus '{name}' has not been prepared: run "
+                               f"`affectbench corpora prepare {name} ROOT` or pass ROOT")
+    return c, mf.load(mp)
+
+
+@corpora_app.command("stats")
+def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
+                  view: Optional[str] = typer.Option(None, help="count a label view's classes"),
+                  as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """Counts by label × split, group and speaker (from ROOT, or the last prepared manifest)."""
+    c, df = _load_manifest(name, root)
+    target = "label"
+    if view:
+        v = c.labelset.view(view)
+        df = v.apply(df)
+        if v.task != "single_label":
+            df["y"] = df["y"].map(lambda ys: ";".join(map(str, ys)))
+        target = "y"
+    st = stats_dict(df, target)
     if as_json:
         print(json.dumps(st, indent=2))
         return
     from rich.table import Table
 
     con = _console()
-    con.print(f"[bold]{name}[/]: {st['total']} utterances")
-    for key in ("label", "labels", "split", "speaker"):
-        if st.get(key):
+    con.print(f"[bold]{name}[/]{f' (view {view})' if view else ''}: {st['total']} utterances")
+    if st.get("label_by_split"):
+        splits = sorted({sp for row in st["label_by_split"].values() for sp in row})
+        t = Table("class", *splits, "total", title="class × split")
+        for lab, row in st["label_by_split"].items():
+            t.add_row(lab, *[str(row.get(sp, 0)) for sp in splits], str(sum(row.values())))
+        t.add_row("[bold]total[/]", *[str(st["split"].get(sp, 0)) for sp in splits], str(st["total"]))
+        con.print(t)
+    for key in ("label", "labels", "group", "speaker"):
+        if st.get(key) and not (key == "label" and st.get("label_by_split")):
             t = Table(key, "count")
             for k, v in st[key].items():
                 t.add_row(k, str(v))
             con.print(t)
+
+
+@corpora_app.command("validate")
+def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
+                     on_error: str = typer.Option("skip", help="skip: list every problem; raise: stop at the first")):
+    """Check a copy against what the corpus should contain: counts, missing and unreadable files."""
+    from . import prepare
+
+    p = prepare(name, root, on_error=on_error)
+    con = _console()
+    con.print(f"[bold]{name}[/] at {p.root}: {len(p.manifest)} utterances read")
+    for cav in p.caveats:
+        con.print(f"[yellow]caveat:[/] {cav}")
+    for where, prob in p.issues.skipped:
+        con.print(f"[red]skipped[/] {where}: {prob}")
+    for prob in p.problems:
+        con.print(f"[red]incomplete:[/] {prob}")
+    ok = not p.problems and not p.issues.skipped
+    con.print("[green]complete: matches the expected counts[/]" if ok else
+              f"[red]{len(p.problems)} count mismatch(es), {len(p.issues.skipped)} skipped item(s)[/]")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@corpora_app.command("export")
+def corpora_export(name: str, root: Optional[Path] = typer.Argument(None),
+                   view: Optional[str] = typer.Option(None, help="label view"),
+                   fmt: str = typer.Option("card", "--format", help="card (JSONL id/sentence/label)"),
+                   split: Optional[str] = typer.Option(None, help="only this official split"),
+                   out: Optional[Path] = typer.Option(None, "--out", "-o", help="file (default: stdout)")):
+    """Write benchmark-card records ({"id", "sentence", "label"} per line)."""
+    from .cards import export_cards
+
+    if fmt != "card":
+        raise AffectbenchError(f"unknown export format '{fmt}'. Valid: card")
+    c, df = _load_manifest(name, root)
+    vdf = c.labelset.view(view).apply(df)
+    if split:
+        vdf = vdf[vdf["split"] == split]
+    recs = export_cards(vdf, out)
+    if out is None:
+        for r in recs:
+            print(json.dumps(r, ensure_ascii=False))
+    else:
+        _console().print(f"{len(recs)} records → {out}")
+
+
+@app.command("score")
+def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus name"),
+              root: Optional[Path] = typer.Option(None, help="corpus root (default: last prepared)"),
+              view: Optional[str] = typer.Option(None, help="label view"),
+              split: Optional[str] = typer.Option(None, help="score against this split only"),
+              as_json: bool = typer.Option(False, "--json")):
+    """Score a JSONL predictions file ({"id", "label"} per line) against a corpus: WAR, UAR, …"""
+    from .cards import read_predictions, score
+
+    c, df = _load_manifest(corpus, root)
+    v = c.labelset.view(view)
+    vdf = v.apply(df)
+    if split:
+        vdf = vdf[vdf["split"] == split]
+    m = score(vdf, list(v.classes), read_predictions(predictions))
+    if as_json:
+        print(json.dumps(m, indent=2))
+        return
+    con = _console()
+    ci = m.get("ci", {})
+    for k in ("war", "uar", "macro_f1", "weighted_f1"):
+        con.print(f"{k.upper():12s} {m[k]:.4f}" + (f"  [{ci[k][0]:.4f}, {ci[k][1]:.4f}]" if k in ci else ""))
+    if m["missing_predictions"]:
+        con.print(f"[yellow]{m['missing_predictions']} utterances of the view have no prediction[/]")
 
 
 # -- extractors ------------------------------------------------------------------------------
@@ -143,7 +242,9 @@ def extractors_list():
 def extract_cmd(corpus: str, root: Optional[Path] = typer.Argument(None),
                 extractor: str = typer.Option("egemaps", "--extractor", "-e"),
                 jobs: int = typer.Option(1, "--jobs", "-j", help="worker processes"),
-                on_error: str = typer.Option("raise", help="raise | skip")):
+                on_error: str = typer.Option("raise", help="raise | skip"),
+                executor: str = typer.Option("local", help="local | ray"),
+                address: Optional[str] = typer.Option(None, help="Ray cluster address")):
     """Extract (and cache) features for a corpus; resumes where an earlier run stopped."""
     from . import prepare
     from .features import extract, get_extractor
@@ -152,7 +253,8 @@ def extract_cmd(corpus: str, root: Optional[Path] = typer.Argument(None),
     ex = get_extractor(extractor)
     rep = _reporter(False)
     with rep.running():
-        res = extract(ex, df, jobs=jobs, on_error=on_error, progress=rep.task(f"{extractor}", len(df)))
+        res = extract(ex, df, jobs=jobs, on_error=on_error, progress=rep.task(f"{extractor}", len(df)),
+                      executor=executor, address=address)
     _console().print(f"{extractor}: {res.computed} computed, {res.cached} cached, "
                      f"{len(res.failures)} failed → {res.store_dir}")
     for p, prob in res.failures:
@@ -165,8 +267,8 @@ def _summary(result):
 
     m = result.metrics
     p = m["pooled"]
-    multi = m["task"] == "multilabel"
-    keys = ("macro_f1", "micro_f1") if multi else ("war", "uar", "macro_f1")
+    keys = {"multilabel": ("macro_f1", "micro_f1"), "regression": ("ccc", "pearson", "mae")}.get(
+        m["task"], ("war", "uar", "macro_f1"))
     t = Table("fold", "n", *[k.upper() for k in keys], title=f"{m['run']}")
     for f in m["folds"]:
         t.add_row(str(f["fold"]), str(f["n"]), *[f"{f[k]:.3f}" for k in keys])
@@ -182,12 +284,16 @@ def _summary(result):
 def run_cmd(spec: Path,
             set_: List[str] = typer.Option([], "--set", help="override a spec value, e.g. corpus.root=/data"),
             jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="feature extraction workers"),
+            executor: Optional[str] = typer.Option(None, help="local | ray"),
+            address: Optional[str] = typer.Option(None, help="Ray cluster address (with --executor ray)"),
             force: bool = typer.Option(False, help="re-run even if a finished run exists"),
             as_json: bool = typer.Option(False, "--json", help="print metrics.json on stdout")):
     """Run an experiment spec (TOML) and write its run folder."""
     from . import load_spec, run
 
     overrides = list(set_) + ([f"features.jobs={jobs}"] if jobs else [])
+    overrides += [f"features.executor={executor}"] if executor else []
+    overrides += [f"features.address={address}"] if address else []
     s = load_spec(spec, overrides)
     rep = _reporter(False)
     with rep.running():

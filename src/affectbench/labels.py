@@ -47,6 +47,16 @@ class LabelView:
     mapping: dict[str, str | None]
     multilabel: bool = False
     description: str = ""
+    #: regression views name manifest columns as targets (e.g. valence, arousal, dominance)
+    targets: tuple[str, ...] = ()
+
+    @property
+    def task(self) -> str:
+        return "regression" if self.targets else "multilabel" if self.multilabel else "single_label"
+
+    @classmethod
+    def regression(cls, name: str, targets, description: str = "") -> "LabelView":
+        return cls(name, tuple(targets), {}, False, description, tuple(targets))
 
     @classmethod
     def identity(cls, name: str, classes, description: str = "", multilabel: bool = False,
@@ -62,6 +72,14 @@ class LabelView:
         names (duplicates removed, order of ``classes``); rows whose every label is
         dropped are removed.
         """
+        if self.targets:
+            missing = [t for t in self.targets if t not in df.columns]
+            if missing:
+                raise LabelError(f"view '{self.name}': no column(s) {missing} in the manifest")
+            vals = df[list(self.targets)].astype("float64")
+            out = df.copy()
+            out["y"] = list(vals.to_numpy())
+            return out[vals.notna().all(axis=1).to_numpy()].reset_index(drop=True)
         if self.multilabel:
             ys = []
             for rid, labels in zip(df["id"], df["labels"]):

@@ -16,6 +16,9 @@ AUDMETRIC_NAMES = {
     "uar": "unweighted_average_recall",
     "macro_f1": "unweighted_average_fscore",
     "weighted_f1": "weighted_average_fscore",
+    "ccc": "concordance_cc",
+    "pearson": "pearson_cc",
+    "mae": "mean_absolute_error",
 }
 SINGLE = ("war", "uar", "macro_f1", "weighted_f1")
 MULTI = ("macro_f1", "micro_f1", "samples_f1", "exact_match")
@@ -121,6 +124,50 @@ def multilabel(Y: np.ndarray, P: np.ndarray, classes: list[str], *, n_boot: int 
         boot = _multi_from_counts(W @ TP, W @ FP, W @ FN, W @ exact, W @ sf1, n)
         lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
         out["ci"] = {m: [float(np.percentile(v, lo)), float(np.percentile(v, hi))] for m, v in boot.items()}
+        out["ci_level"] = ci
+        out["n_boot"] = n_boot
+    return out
+
+
+REGRESSION = ("ccc", "pearson", "mae")
+
+
+def _ccc_pearson(y, p):
+    """Concordance correlation (audmetric concordance_cc) and Pearson r, column-wise."""
+    my, mp = y.mean(0), p.mean(0)
+    vy, vp = y.var(0), p.var(0)
+    cov = ((y - my) * (p - mp)).mean(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ccc = 2 * cov / (vy + vp + (my - mp) ** 2)
+        r = cov / np.sqrt(vy * vp)
+    return ccc, r
+
+
+def regression(Y: np.ndarray, P: np.ndarray, targets: list[str], *, n_boot: int = 1000,
+               ci: float = 0.95, seed: int = 0) -> dict:
+    """CCC, Pearson r and MAE per target (and their means), with bootstrap CIs."""
+    Y = np.asarray(Y, np.float64).reshape(len(Y), -1)
+    P = np.asarray(P, np.float64).reshape(len(P), -1)
+    ccc, r = _ccc_pearson(Y, P)
+    mae = np.abs(Y - P).mean(0)
+    out = {"ccc": float(np.mean(ccc)), "pearson": float(np.mean(r)), "mae": float(np.mean(mae)),
+           "n": int(len(Y)), "classes": list(targets),
+           "per_target": {t: {"ccc": float(c), "pearson": float(rr), "mae": float(m)}
+                          for t, c, rr, m in zip(targets, ccc, r, mae)}}
+    if n_boot and len(Y) > 2:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(Y), size=(n_boot, len(Y)))
+        Yb, Pb = Y[idx], P[idx]  # (B, n, T)
+        my, mp = Yb.mean(1, keepdims=True), Pb.mean(1, keepdims=True)
+        cov = ((Yb - my) * (Pb - mp)).mean(1)
+        vy, vp = Yb.var(1), Pb.var(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bc = (2 * cov / (vy + vp + (my[:, 0] - mp[:, 0]) ** 2)).mean(1)
+            br = (cov / np.sqrt(vy * vp)).mean(1)
+        bm = np.abs(Yb - Pb).mean(1).mean(1)
+        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
+        out["ci"] = {k: [float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))]
+                     for k, v in (("ccc", bc), ("pearson", br), ("mae", bm))}
         out["ci_level"] = ci
         out["n_boot"] = n_boot
     return out

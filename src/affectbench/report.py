@@ -50,7 +50,8 @@ def plot_confusion(folder: Path, pooled: dict) -> str | None:
 
 def write_report(folder: Path, metrics: dict, info: dict) -> Path:
     p = metrics["pooled"]
-    multilabel = metrics["task"] == "multilabel"
+    task = metrics["task"]
+    multilabel = task == "multilabel"
     c = info["corpus"]
     proto = info["protocol"]
     lines = [f"# {info['spec']['name']}", ""]
@@ -77,8 +78,9 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
     for prob in c["problems"]:
         lines.append(f"- **incomplete copy:** {prob}")
     lines += ["", "## Pooled over test folds", ""]
-    keys = ("macro_f1", "micro_f1", "samples_f1", "exact_match") if multilabel else \
-        ("war", "uar", "macro_f1", "weighted_f1")
+    from .metrics import MULTI, REGRESSION, SINGLE
+
+    keys = {"multilabel": MULTI, "regression": REGRESSION, "single_label": SINGLE}[task]
     ci = int(round(100 * p.get("ci_level", 0.95)))
     lines += ["| metric | value [" + f"{ci}% bootstrap CI] |", "|---|---|"]
     lines += [f"| {k.upper() if k in ('war', 'uar') else k} | {_ci(p, k)} |" for k in keys]
@@ -89,7 +91,11 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         lines.append(f"| {f['fold']} | {f['n']} | " + " | ".join(f"{f[k]:.3f}" for k in keys) + " |")
     fm = metrics["fold_mean"]
     lines.append("| mean ± sd | | " + " | ".join(f"{fm[k]['mean']:.3f} ± {fm[k]['std']:.3f}" for k in keys) + " |")
-    if not multilabel:
+    if task == "regression":
+        lines += ["", "## Per target (pooled)", "", "| target | CCC | Pearson r | MAE |", "|---|---|---|---|"]
+        for t, v in p["per_target"].items():
+            lines.append(f"| {t} | {v['ccc']:.3f} | {v['pearson']:.3f} | {v['mae']:.3f} |")
+    elif not multilabel:
         lines += ["", "## Per-class recall (pooled)", "", "| class | support | recall |", "|---|---|---|"]
         for cl in p["classes"]:
             r = p["per_class_recall"][cl]
@@ -98,7 +104,7 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         lines += ["", "## Per-class F1 (pooled)", "", "| class | support | F1 |", "|---|---|---|"]
         for cl in p["classes"]:
             lines.append(f"| {cl} | {p['support'][cl]} | {p['per_class_f1'][cl]:.3f} |")
-    img = plot_confusion(folder, p)
+    img = plot_confusion(folder, p) if task != "regression" else None
     if img:
         lines += ["", f"![{img}]({img})"]
     if info["failures"]:

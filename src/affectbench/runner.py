@@ -55,6 +55,15 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     t0 = time.perf_counter()
     corpus = get_corpus(spec.corpus.name)
     prepared = corpus.prepare(spec.corpus.root, on_error=spec.corpus.on_error)
+    problems = prepared.problems
+    if problems and not spec.corpus.allow_partial:
+        from .errors import CorpusError
+
+        raise CorpusError(
+            f"{prepared.root}: this {corpus.title or corpus.name} copy is incomplete, so its results "
+            f"would not be the official protocol's: {'; '.join(problems[:5])}"
+            f"{f' (and {len(problems) - 5} more)' if len(problems) > 5 else ''}. Set "
+            "corpus.allow_partial = true to run on what is there; the report will say it is partial.")
     view = corpus.labelset.view(spec.corpus.view)
     df = view.apply(prepared.manifest)
     data_fp = mf.fingerprint(df)
@@ -83,7 +92,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
             per_fold.append(ex)
             continue
         upd = rep.task(f"{name} features", len(df))
-        res = extract(ex, df, jobs=spec.features.jobs, on_error=spec.corpus.on_error, progress=upd)
+        res = extract(ex, df, jobs=spec.features.jobs, on_error=spec.corpus.on_error, progress=upd,
+                      executor=spec.features.executor, address=spec.features.address)
         failures += res.failures
         extraction_info.append({"extractor": name, "identity": ex.identity(), "computed": res.computed,
                                 "cached": res.cached, "failed": len(res.failures), "store": res.store_dir})
@@ -125,7 +135,10 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
 
     classes = list(view.classes)
     cidx = {c: i for i, c in enumerate(classes)}
-    if view.multilabel:
+    task = view.task
+    if task == "regression":
+        Y = np.stack(df["y"].to_list()).astype(np.float32) if len(df) else np.zeros((0, len(classes)))
+    elif task == "multilabel":
         Y = np.zeros((len(df), len(classes)), bool)
         for i, ys in enumerate(df["y"]):
             Y[i, [cidx[c] for c in ys]] = True
@@ -152,16 +165,15 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         h = spec.head
         head = make_head(h.kind, epochs=h.epochs, lr=h.lr, weight_decay=h.weight_decay,
                          batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
-                         multilabel=view.multilabel, threshold=h.threshold, seed=spec.seed, C=h.C)
+                         multilabel=task == "multilabel", regression=task == "regression",
+                         threshold=h.threshold, seed=spec.seed, C=h.C)
         head.fit(X[fold.train], Y[fold.train], X[fold.valid], Y[fold.valid], n_classes=len(classes))
         P = head.predict_proba(X[fold.test])
         pred = head.predict(X[fold.test])
-        if view.multilabel:
-            m = M.multilabel(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap,
-                             ci=spec.metrics.ci, seed=spec.seed)
-        else:
-            m = M.classification(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap,
-                                 ci=spec.metrics.ci, seed=spec.seed)
+        score = {"regression": M.regression, "multilabel": M.multilabel,
+                 "single_label": M.classification}[task]
+        m = score(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci,
+                  seed=spec.seed)
         m["fold"] = fold.name
         fold_metrics.append(m)
         fold_info.append({"name": fold.name, "fingerprint": fold.fingerprint,
@@ -172,31 +184,38 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
                           "head": head.state()})
         fp = pd.DataFrame({"id": df["id"].iloc[fold.test].to_numpy(), "fold": fold.name,
                            "speaker": df["speaker"].iloc[fold.test].to_numpy()})
-        if view.multilabel:
-            fp["true"] = [";".join(c for c, b in zip(classes, row) if b) for row in Y[fold.test]]
-            fp["pred"] = [";".join(c for c, b in zip(classes, row) if b) for row in pred]
+        if task == "regression":
+            for j, c in enumerate(classes):
+                fp[f"true_{c}"] = Y[fold.test][:, j]
+                fp[f"pred_{c}"] = pred[:, j].astype(np.float32)
         else:
-            fp["true"] = [classes[i] for i in Y[fold.test]]
-            fp["pred"] = [classes[i] for i in pred]
-        for j, c in enumerate(classes):
-            fp[f"p_{c}"] = P[:, j].astype(np.float32)
+            if task == "multilabel":
+                fp["true"] = [";".join(c for c, b in zip(classes, row) if b) for row in Y[fold.test]]
+                fp["pred"] = [";".join(c for c, b in zip(classes, row) if b) for row in pred]
+            else:
+                fp["true"] = [classes[i] for i in Y[fold.test]]
+                fp["pred"] = [classes[i] for i in pred]
+            for j, c in enumerate(classes):
+                fp[f"p_{c}"] = P[:, j].astype(np.float32)
         preds.append(fp)
         upd(1)
 
     allp = pd.concat(preds, ignore_index=True)
-    if view.multilabel:
-        test_idx = np.concatenate([f.test for f in folds])
-        pooled = M.multilabel(Y[test_idx], np.vstack([_ml(r, classes) for r in allp["pred"]]), classes,
-                              n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci, seed=spec.seed)
+    boot = dict(n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci, seed=spec.seed)
+    test_idx = np.concatenate([f.test for f in folds])
+    if task == "regression":
+        pooled = M.regression(Y[test_idx], allp[[f"pred_{c}" for c in classes]].to_numpy(), classes, **boot)
+    elif task == "multilabel":
+        pooled = M.multilabel(Y[test_idx], np.vstack([_ml(r, classes) for r in allp["pred"]]), classes, **boot)
     else:
         pooled = M.classification(allp["true"].map(cidx).to_numpy(), allp["pred"].map(cidx).to_numpy(),
                                   classes, n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci, seed=spec.seed)
     metrics = {
         "run": folder.name,
-        "task": "multilabel" if view.multilabel else "single_label",
+        "task": task,
         "pooled": pooled,
         "folds": fold_metrics,
-        "fold_mean": _fold_mean(fold_metrics, multilabel=view.multilabel),
+        "fold_mean": _fold_mean(fold_metrics, task),
         "metric_names": M.AUDMETRIC_NAMES,
         "n_skipped": int(len(failures)),
     }
@@ -228,10 +247,10 @@ def _ml(s: str, classes):
     return np.array([c in got for c in classes])
 
 
-def _fold_mean(folds: list[dict], multilabel: bool) -> dict:
-    from .metrics import MULTI, SINGLE
+def _fold_mean(folds: list[dict], task: str) -> dict:
+    from .metrics import MULTI, REGRESSION, SINGLE
 
-    keys = MULTI if multilabel else SINGLE
+    keys = {"multilabel": MULTI, "regression": REGRESSION, "single_label": SINGLE}[task]
     return {k: {"mean": float(np.mean([f[k] for f in folds])), "std": float(np.std([f[k] for f in folds]))}
             for k in keys}
 

@@ -32,6 +32,8 @@ class CorpusSpec:
     root: str | None = None
     view: str = "default"
     on_error: str = "raise"
+    #: run on a copy that lacks part of the corpus (the report says so); refused by default
+    allow_partial: bool = False
 
 
 @dataclass
@@ -49,6 +51,9 @@ class FeaturesSpec:
     extractors: list = field(default_factory=lambda: ["egemaps"])
     normalization: str = "fold"
     jobs: int = 1
+    #: "local" (process pool) or "ray" (one machine or a cluster at `address`)
+    executor: str = "local"
+    address: str | None = None
     #: per-extractor options, e.g. [features.options.tfidf] ngram_max = 4
     options: dict = field(default_factory=dict)
 
@@ -94,7 +99,8 @@ class Spec:
         d = self.to_dict()
         d.pop("output_dir")
         d.pop("description")
-        d["features"].pop("jobs")
+        for k in ("jobs", "executor", "address"):
+            d["features"].pop(k)
         d["corpus"].pop("root")  # the data fingerprint stands for the data, wherever it lives
         blob = json.dumps([d, data_fingerprint], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
@@ -152,6 +158,7 @@ CHOICES = {
     "corpus.on_error": ("raise", "skip"),
     "protocol.kind": ("", "loso", "logo", "folds", "official"),
     "features.normalization": ("fold", "speaker", "none"),
+    "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
 }
 

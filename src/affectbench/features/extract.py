@@ -64,8 +64,12 @@ def _run_chunk(ex: Extractor, items: list[dict]):
     return ok_keys, (np.stack(ok_X) if ok_X else None), fails
 
 
+EXECUTORS = ("local", "ray")
+
+
 def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
-            progress: Callable[[int, int], None] | None = None) -> Extraction:
+            progress: Callable[[int, int], None] | None = None, executor: str = "local",
+            address: str | None = None) -> Extraction:
     hashes = FileHashes()
     try:
         keys = [content_key(r, ex.modality, hashes) for r in df[list(ITEM_COLUMNS)].to_dict("records")]
@@ -96,7 +100,13 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
         if progress:
             progress(len(ok_keys) + len(fails), total)
 
-    if jobs <= 1 or len(chunks) <= 1:
+    if executor not in EXECUTORS:
+        from ..errors import SpecError
+
+        raise SpecError(f"unknown executor '{executor}'. Valid: {', '.join(EXECUTORS)}")
+    if executor == "ray" and chunks:
+        _ray_map(ex, chunks, handle, jobs, address, lambda: stop)
+    elif jobs <= 1 or len(chunks) <= 1:
         ex.ensure_setup()
         for ch in chunks:
             handle(_run_chunk(ex, ch))
@@ -133,6 +143,43 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
     X = store.get([k for k, o in zip(keys, ok) if o])
     return Extraction(X, ok, failures, computed=total - len(failures),
                       cached=len(set(keys)) - total, store_dir=str(store.dir))
+
+
+def _ray_map(ex: Extractor, chunks, handle, jobs: int, address: str | None, stopped) -> None:
+    """The same map on a Ray cluster: one extractor actor per worker, shards written by the driver.
+
+    Workers only compute; the driver writes each finished chunk as its own shard, so a lost
+    worker loses at most the chunk it held (Ray restarts the actor and retries the task).
+    """
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:  # pragma: no cover
+        from ..errors import AffectbenchError
+
+        raise AffectbenchError("executor 'ray' needs Ray: pip install 'affectbench[ray]'") from None
+    import os
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not ray.is_initialized():
+        kw = {"address": address} if address else {"num_cpus": max(jobs, 1)}
+        ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
+    n = max(1, jobs if not address else int(ray.cluster_resources().get("CPU", jobs)))
+
+    @ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)
+    class Worker:
+        def __init__(self, name, config):
+            self.ex = get_extractor(name, **config)
+            self.ex.ensure_setup()
+
+        def run(self, items):
+            return _run_chunk(self.ex, items)
+
+    pool = ActorPool([Worker.remote(ex.name, ex.config) for _ in range(min(n, len(chunks)))])
+    for result in pool.map_unordered(lambda a, ch: a.run.remote(ch), chunks):
+        handle(result)
+        if stopped():
+            break
 
 
 def _py(v):

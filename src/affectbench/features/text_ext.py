@@ -61,7 +61,9 @@ class MiniLM(Extractor):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         d = self.model_dir()
         self._tok = AutoTokenizer.from_pretrained(d)
         self._model = AutoModel.from_pretrained(d).eval()

@@ -1,7 +1,8 @@
 """The linear-classifier adapter: one ``nn.Linear`` on frozen features.
 
 Trained with AdamW on cross-entropy (optionally class-balanced), early-stopped
-on validation UAR (multi-label: macro-F1), best weights restored. Every random
+on validation UAR (multi-label: macro-F1; regression: mean CCC), best weights
+restored. Every random
 choice draws from generators seeded by ``seed``, so a seed gives the same
 numbers. Multi-label (GoEmotions) uses sigmoid outputs and a decision
 threshold chosen on the validation set: one for all classes or one per class.
@@ -31,11 +32,13 @@ def _macro_f1(Y, P):
 class LinearAdapter:
     def __init__(self, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
                  batch_size: int = 128, patience: int = 20, class_balanced: bool = False,
-                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0):
+                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0,
+                 regression: bool = False):
         self.epochs, self.lr, self.wd = epochs, lr, weight_decay
         self.batch_size, self.patience = batch_size, patience
         self.class_balanced, self.multilabel = class_balanced, multilabel
         self.threshold, self.seed = threshold, seed
+        self.regression = regression
         self.history: list[dict] = []
 
     def fit(self, X, y, Xv=None, yv=None, n_classes: int | None = None):
@@ -44,11 +47,17 @@ class LinearAdapter:
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         d = X.shape[1]
-        k = n_classes or (y.shape[1] if self.multilabel else int(y.max()) + 1)
+        k = n_classes or (y.shape[1] if (self.multilabel or self.regression) else int(y.max()) + 1)
         self.k = k
         self.model = torch.nn.Linear(d, k)
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.wd)
-        if self.multilabel:
+        if self.regression:
+            y = np.asarray(y, np.float32).reshape(len(y), -1)
+            # targets are standardised for training and mapped back in decision()
+            self.y_mu, self.y_sd = y.mean(0), np.maximum(y.std(0), 1e-6)
+            Y = torch.as_tensor((y - self.y_mu) / self.y_sd)
+            loss_fn = torch.nn.MSELoss()
+        elif self.multilabel:
             Y = torch.as_tensor(np.asarray(y, np.float32))
             pos = Y.mean(0).clamp(min=1e-4)
             pw = ((1 - pos) / pos).sqrt() if self.class_balanced else None
@@ -97,6 +106,11 @@ class LinearAdapter:
 
     def _valid_score(self, Xv, yv):
         p = self.decision(Xv)
+        if self.regression:
+            from ..metrics import _ccc_pearson
+
+            ccc, _ = _ccc_pearson(np.asarray(yv, np.float64).reshape(len(yv), -1), p.astype(np.float64))
+            return float(np.nan_to_num(ccc).mean())
         if self.multilabel:
             return _macro_f1(np.asarray(yv, bool), p > 0)
         return _uar(np.asarray(yv), p.argmax(1), self.k)
@@ -110,10 +124,13 @@ class LinearAdapter:
             for s in range(0, X.shape[0], 8192):
                 xb = torch.as_tensor(_dense(X[s:s + 8192]), dtype=torch.float32)
                 outs.append(self.model(xb).numpy())
-        return np.concatenate(outs) if outs else np.zeros((0, self.k), np.float32)
+        z = np.concatenate(outs) if outs else np.zeros((0, self.k), np.float32)
+        return z * self.y_sd + self.y_mu if self.regression else z
 
     def predict_proba(self, X) -> np.ndarray:
         z = self.decision(X)
+        if self.regression:
+            return z
         if self.multilabel:
             return 1 / (1 + np.exp(-z))
         z = z - z.max(1, keepdims=True)
@@ -143,6 +160,8 @@ class LinearAdapter:
 
     def predict(self, X) -> np.ndarray:
         P = self.predict_proba(X)
+        if self.regression:
+            return P
         if self.multilabel:
             return P >= self.thresholds
         return P.argmax(1)

@@ -7,18 +7,27 @@ from .linear import LinearAdapter
 
 
 class LogRegHead(LinearAdapter):
-    """L2 logistic regression (lbfgs). Multi-label: one-vs-rest, thresholds chosen on valid."""
+    """L2 logistic regression (lbfgs). Multi-label: one-vs-rest, thresholds chosen on valid.
+    Regression targets: ridge regression (alpha = 1/C)."""
 
     def __init__(self, *, C: float = 1.0, max_iter: int = 2000, class_balanced: bool = False,
-                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0):
+                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0,
+                 regression: bool = False):
         self.C, self.max_iter = C, max_iter
         self.class_balanced, self.multilabel = class_balanced, multilabel
         self.threshold, self.seed = threshold, seed
+        self.regression = regression
 
     def fit(self, X, y, Xv=None, yv=None, n_classes=None):
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
+        if self.regression:  # the linear-regression counterpart: ridge with alpha = 1/C
+            from sklearn.linear_model import Ridge
+
+            self.clf = Ridge(alpha=1.0 / self.C).fit(X, np.asarray(y, float))
+            self.best_valid, self.epochs_run = None, None
+            return self
         lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed,
                                 class_weight="balanced" if self.class_balanced else None)
         self.k = n_classes or (y.shape[1] if self.multilabel else int(y.max()) + 1)
@@ -32,6 +41,9 @@ class LogRegHead(LinearAdapter):
         return self
 
     def predict_proba(self, X):
+        if self.regression:
+            P = self.clf.predict(X)
+            return P.reshape(len(P), -1)
         P = self.clf.predict_proba(X)
         if self.multilabel:
             return P
