@@ -9,8 +9,9 @@ printing UAR (unweighted average recall = macro recall) for
 * audio only with per-speaker z-normalisation (each speaker standardised on
   its own utterances; label-free, so legitimate for the test speaker too),
 * text only,
-* audio + text (early fusion: scaled audio features concatenated with the
-  TF-IDF vectors),
+* audio + text (early fusion: standardised audio features, divided by
+  sqrt(n_audio_features) so that the audio block has about unit row norm
+  like the L2-normalised TF-IDF block, concatenated with the TF-IDF vectors),
 
 plus the generation time.  The demo is meant to be learnable but not
 trivial: audio and text each around UAR 0.6-0.85, their combination higher.
@@ -123,7 +124,8 @@ def main(argv=None) -> int:
 
     def fused_fp(tr, te):
         sc = StandardScaler().fit(X_audio[tr])
-        A_tr, A_te = sc.transform(X_audio[tr]), sc.transform(X_audio[te])
+        w = 1.0 / np.sqrt(X_audio.shape[1])  # balance block norms (TF-IDF rows have norm 1)
+        A_tr, A_te = sc.transform(X_audio[tr]) * w, sc.transform(X_audio[te]) * w
         T_tr, T_te = text_features(tr, te)
         F_tr = sparse.hstack([sparse.csr_matrix(A_tr), T_tr]).tocsr()
         F_te = sparse.hstack([sparse.csr_matrix(A_te), T_te]).tocsr()

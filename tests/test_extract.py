@@ -93,3 +93,18 @@ def test_empty_text_is_reported(tmp_path, fresh_home):
     assert res.failures == [("utterance b", "empty text")]
     assert res.X.shape == (1, 384)
     assert np.isclose(np.linalg.norm(res.X[0]), 1.0, atol=1e-4)
+
+
+def test_ray_executor_equals_local(tmp_path, fresh_home):
+    pytest.importorskip("ray")
+    df = wavs(tmp_path, n=6)
+    local = extract(get_extractor("egemaps"), df, jobs=1)
+    shutil.rmtree(fresh_home / "features")
+    import ray
+
+    try:
+        remote = extract(get_extractor("egemaps"), df, jobs=2, executor="ray")
+    finally:
+        ray.shutdown()
+    assert remote.computed == 6
+    np.testing.assert_allclose(local.X, remote.X, rtol=1e-6)

@@ -17,11 +17,19 @@ from .errors import MediaError
 
 def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
          end: float | None = None) -> np.ndarray:
+    if path is None or (isinstance(path, float) and path != path) or str(path) == "":
+        raise MediaError("(no path)", "no audio file for this utterance (e.g. a video-only take)")
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "file not found")
     if path.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
+    from .video import VIDEO_SUFFIXES
+
+    if path.suffix.lower() in VIDEO_SUFFIXES:  # e.g. MELD: the speech lives only in the mp4 clip
+        from .video import load_audio_from_video
+
+        return load_audio_from_video(path, sr, start, end)
     _check_wav_length(path)
     try:
         with sf.SoundFile(path) as f:

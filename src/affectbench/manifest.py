@@ -25,9 +25,11 @@ COLUMNS: dict[str, str] = {
     "turn": "Int64",  # order inside its dialogue
     "split": "string",  # official split (train/dev/test) where the corpus has one
     "audio": "string",  # absolute path
-    "start": "float64",  # seconds inside `audio`/`video`; NaN = whole file
+    "start": "float64",  # seconds inside `audio`; NaN = whole file
     "end": "float64",
     "video": "string",
+    "video_start": "float64",  # seconds inside `video` (IEMOCAP: the turn inside the dialog AVI)
+    "video_end": "float64",
     "image": "string",
     "text": "string",
     "language": "string",
@@ -42,6 +44,7 @@ COLUMNS: dict[str, str] = {
     "arousal": "float64",
     "dominance": "float64",
     "sentiment": "float64",
+    "meta": "string",  # JSON of corpus-specific extras (e.g. CREMA-D demographics)
 }
 
 
@@ -52,6 +55,7 @@ def empty_frame(n: int = 0) -> pd.DataFrame:
 def normalize(rows: list[dict] | pd.DataFrame, corpus: str) -> pd.DataFrame:
     """Build a manifest from rows: add missing columns, coerce dtypes, check ids."""
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows.copy()
+    df["corpus"] = corpus
     unknown = [c for c in df.columns if c not in COLUMNS]
     if unknown:
         raise ValueError(f"manifest for {corpus}: unknown columns {unknown}")
@@ -62,7 +66,6 @@ def normalize(rows: list[dict] | pd.DataFrame, corpus: str) -> pd.DataFrame:
             df[col] = df[col].astype(object)
         else:
             df[col] = df[col].astype(dtype)
-    df["corpus"] = corpus
     df = df[list(COLUMNS)]
     dup = df["id"][df["id"].duplicated()]
     if len(dup):

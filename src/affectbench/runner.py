@@ -53,7 +53,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
 
     rep = reporter or Reporter()
     t0 = time.perf_counter()
-    corpus = get_corpus(spec.corpus.name)
+    corpus = get_corpus(spec.corpus.name, **spec.corpus.options)
     prepared = corpus.prepare(spec.corpus.root, on_error=spec.corpus.on_error)
     problems = prepared.problems
     if problems and not spec.corpus.allow_partial:
@@ -72,11 +72,15 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     if done.exists() and (folder / "DONE").exists() and not force:
         return RunResult(folder, json.loads(done.read_text()), True)
 
+    # The corpus's official protocol unless the spec names one; then the spec's values rule.
     pk = dict(corpus.default_protocol)
     if spec.protocol.kind:
         pk = {"kind": spec.protocol.kind}
     kind = pk["kind"]
     group = spec.protocol.group if spec.protocol.kind else pk.get("group", spec.protocol.group)
+    fixed_folds = spec.protocol.folds or pk.get("folds")
+    spk_indep = (spec.protocol.speaker_independent if spec.protocol.speaker_independent is not None
+                 else pk.get("speaker_independent"))
 
     # -- features ------------------------------------------------------------------
     from .features import extract, get_extractor
@@ -95,10 +99,14 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         res = extract(ex, df, jobs=spec.features.jobs, on_error=spec.corpus.on_error, progress=upd,
                       executor=spec.features.executor, address=spec.features.address)
         failures += res.failures
+        X, stats = ex.split_stats(res.X)
         extraction_info.append({"extractor": name, "identity": ex.identity(), "computed": res.computed,
-                                "cached": res.cached, "failed": len(res.failures), "store": res.store_dir})
-        full = np.full((len(df), res.X.shape[1]), np.nan, np.float32)
-        full[res.ok] = res.X
+                                "cached": res.cached, "failed": len(res.failures), "store": res.store_dir,
+                                "stats": stats, "stats_text": ex.describe_stats(stats, len(res.failures))})
+        if extraction_info[-1]["stats_text"]:
+            rep.log(f"{name}: {extraction_info[-1]['stats_text']}")
+        full = np.full((len(df), X.shape[1]), np.nan, np.float32)
+        full[res.ok] = X
         blocks.append((ex, full))
         ok &= res.ok
     for ex in per_fold:  # per-fold extractors still refuse empty input up front
@@ -125,8 +133,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     from .protocol import make_folds
 
     folds = make_folds(df, kind, group=group, valid_groups=spec.protocol.valid_groups,
-                       folds=spec.protocol.folds, seed=spec.seed,
-                       speaker_independent=spec.protocol.speaker_independent)
+                       folds=fixed_folds, seed=spec.seed, speaker_independent=spk_indep)
 
     # -- heads -----------------------------------------------------------------------
     from .heads import make_head

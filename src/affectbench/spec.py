@@ -34,6 +34,8 @@ class CorpusSpec:
     on_error: str = "raise"
     #: run on a copy that lacks part of the corpus (the report says so); refused by default
     allow_partial: bool = False
+    #: adapter options, e.g. [corpus.options] include_song = true (RAVDESS)
+    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -185,7 +187,7 @@ def _check(spec: Spec, source: str) -> Spec:
     from .heads import HEADS
     from .errors import UnknownNameError
 
-    get_corpus(spec.corpus.name)
+    get_corpus(spec.corpus.name, **spec.corpus.options)
     for e in spec.features.extractors:
         extractor_class(e)
     for e in spec.features.options:

@@ -24,10 +24,21 @@ def register(cls: type["Corpus"]) -> type["Corpus"]:
     return cls
 
 
-def get_corpus(name: str) -> "Corpus":
+def get_corpus(name: str, **options) -> "Corpus":
     if name not in _REGISTRY:
         raise UnknownNameError("corpus", name, _REGISTRY)
-    return _REGISTRY[name]()
+    cls = _REGISTRY[name]
+    if options:
+        import inspect
+
+        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown or not accepted:
+            from ..errors import SpecError
+
+            raise SpecError(f"corpus '{name}': unknown option(s) {unknown or sorted(options)}. "
+                            f"Valid: {', '.join(a for a in accepted if a not in ('args', 'kwargs')) or 'none'}")
+    return cls(**options)
 
 
 def corpus_names() -> list[str]:

@@ -58,9 +58,9 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import wave
 
 import numpy as np
-import soundfile as sf
 from scipy import signal
 
 __all__ = ["DEMO_EMOTIONS", "DEMO_VERSION", "synthesize_demo"]
@@ -193,16 +193,16 @@ _BANDWIDTHS = np.array([80.0, 110.0, 160.0])
 #   f1        : multiplier on F1 (vocal effort raises F1)
 _EMO = {
     "neutral": dict(f0_st=(0.0, 1.0), range=(1.0, 0.25), rate=(1.0, 0.08),
-                    gain_db=(0.0, 2.0), tilt=(0.0, 0.04), oq=(0.62, 0.05),
+                    gain_db=(0.0, 1.7), tilt=(0.0, 0.04), oq=(0.62, 0.05),
                     breath=(1.0, 0.3), f1=(1.0, 0.04)),
-    "happy": dict(f0_st=(2.5, 1.1), range=(1.8, 0.35), rate=(1.1, 0.08),
-                  gain_db=(2.0, 2.0), tilt=(-0.02, 0.04), oq=(0.58, 0.05),
+    "happy": dict(f0_st=(2.5, 1.0), range=(1.8, 0.35), rate=(1.1, 0.08),
+                  gain_db=(2.0, 1.7), tilt=(-0.02, 0.04), oq=(0.58, 0.05),
                   breath=(0.9, 0.3), f1=(1.04, 0.04)),
     "sad": dict(f0_st=(-1.5, 1.0), range=(0.55, 0.2), rate=(0.85, 0.07),
-                gain_db=(-3.5, 2.0), tilt=(0.06, 0.04), oq=(0.68, 0.05),
+                gain_db=(-3.5, 1.7), tilt=(0.06, 0.04), oq=(0.68, 0.05),
                 breath=(1.6, 0.4), f1=(0.97, 0.04)),
-    "angry": dict(f0_st=(2.5, 1.1), range=(1.1, 0.3), rate=(1.12, 0.08),
-                  gain_db=(5.0, 2.0), tilt=(-0.12, 0.04), oq=(0.48, 0.05),
+    "angry": dict(f0_st=(2.5, 1.0), range=(1.1, 0.3), rate=(1.12, 0.08),
+                  gain_db=(5.0, 1.7), tilt=(-0.12, 0.04), oq=(0.48, 0.05),
                   breath=(0.8, 0.3), f1=(1.1, 0.04)),
 }
 
@@ -226,9 +226,9 @@ def _speaker_params(seed: int, index: int) -> dict:
         gain_db=rng.uniform(-2.5, 2.5),
         rate=rng.uniform(4.8, 5.4),          # neutral syllables per second
         tilt=rng.uniform(0.6, 0.7),         # base one-pole coefficient
-        breath=rng.uniform(0.02, 0.06),      # aspiration level re. voicing
-        accent_st=rng.uniform(1.5, 3.0),     # typical pitch-accent size
-        oq_offset=rng.uniform(-0.04, 0.04),
+        breath=rng.uniform(0.03, 0.05),      # aspiration level re. voicing
+        accent_st=rng.uniform(1.8, 2.6),     # typical pitch-accent size
+        oq_offset=rng.uniform(-0.03, 0.03),
     )
 
 
@@ -388,6 +388,15 @@ def _synth_utterance(spk: dict, label: str, rng: np.random.Generator, sr: int,
     return y
 
 
+def _write_wav(path: pathlib.Path, pcm: np.ndarray, sample_rate: int) -> None:
+    """16-bit PCM mono RIFF/WAVE (stdlib writer: byte-exact, no fsync)."""
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(sample_rate)
+        fh.writeframes(pcm.tobytes())
+
+
 def _params(n_speakers: int, per_class: int, seed: int, sample_rate: int) -> dict:
     return {"n_speakers": int(n_speakers), "per_class": int(per_class),
             "seed": int(seed), "sample_rate": int(sample_rate)}
@@ -459,8 +468,8 @@ def synthesize_demo(out_dir: pathlib.Path, *, n_speakers: int = 8, per_class: in
                 y = _synth_utterance(spk, label, rng, sample_rate, fric_bank)
                 uid = f"{speaker}_{label}_{ui + 1:0{u_width}d}"
                 path = wav_dir / f"{uid}.wav"
-                pcm = np.round(np.clip(y, -1.0, 1.0) * 32767.0).astype(np.int16)
-                sf.write(str(path), pcm, sample_rate, subtype="PCM_16", format="WAV")
+                pcm = np.round(np.clip(y, -1.0, 1.0) * 32767.0).astype("<i2")
+                _write_wav(path, pcm, sample_rate)
                 rows.append({
                     "id": uid,
                     "speaker": speaker,

@@ -53,6 +53,9 @@ class Extractor:
     standardise: ClassVar[bool] = True
     #: how worker processes start; "spawn" for extractors that hold torch state
     start_method: ClassVar[str] = "fork"
+    #: trailing columns of each cached vector that are counts, not features (e.g. face
+    #: extractors store [frames, frames_without_face]); split off before training
+    stat_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **config):
         unknown = sorted(set(config) - set(self.defaults))
@@ -76,6 +79,16 @@ class Extractor:
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
 
+    def split_stats(self, X: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Separate trailing count columns from features; return (features, summed counts)."""
+        k = len(self.stat_names)
+        if not k:
+            return X, {}
+        return X[:, :-k], {n: int(X[:, -k + i].sum()) for i, n in enumerate(self.stat_names)}
+
+    def describe_stats(self, stats: dict, failed: int = 0) -> str:
+        return ""
+
     # -- work -----------------------------------------------------------------
     def setup(self) -> None:
         """Load models; called once per worker process, lazily."""
@@ -98,12 +111,12 @@ class Extractor:
             except MediaError as e:
                 out.append(e)
             except Exception as e:  # the encoder itself failed on this input
-                out.append(MediaError(_where(it), f"{self.name} failed: {type(e).__name__}: {e}"))
+                out.append(MediaError(_where(it, self.modality), f"{self.name} failed: {type(e).__name__}: {e}"))
         return out
 
 
-def _where(item: dict) -> str:
-    return item.get("audio") or f"utterance {item.get('id')}"
+def _where(item: dict, modality: str = "audio") -> str:
+    return item.get(modality) or f"utterance {item.get('id')}"
 
 
 def text_of(item: dict) -> str:

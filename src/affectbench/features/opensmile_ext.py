@@ -13,9 +13,9 @@ class _OpenSmile(Extractor):
     defaults = {"sample_rate": 16000}
 
     def versions(self):
-        import opensmile
+        from importlib.metadata import version  # importing opensmile itself costs ~1 s
 
-        return {"opensmile": opensmile.__version__}
+        return {"opensmile": version("opensmile")}
 
     def setup(self):
         import opensmile
@@ -26,6 +26,10 @@ class _OpenSmile(Extractor):
 
     def process_one(self, item):
         sr = self.config["sample_rate"]
+        if not item.get("audio"):
+            from ..errors import MediaError
+
+            raise MediaError(f"utterance {item.get('id')}", "no audio file (e.g. a video-only take)")
         x = audio.load(item["audio"], sr, item.get("start"), item.get("end"))
         # process_signal builds a pandas frame per call; the numbers are what we keep
         return np.asarray(self._smile.process_signal(x, sr).to_numpy()[0], dtype=np.float32)

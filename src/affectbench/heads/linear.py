@@ -44,6 +44,18 @@ class LinearAdapter:
     def fit(self, X, y, Xv=None, yv=None, n_classes: int | None = None):
         import torch
 
+        # A linear layer on a few hundred features is far too small to gain from intra-op
+        # threads; their synchronisation made training 10x slower on a busy 2-core machine.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._fit(X, y, Xv, yv, n_classes)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, X, y, Xv, yv, n_classes):
+        import torch
+
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         d = X.shape[1]

@@ -1,0 +1,127 @@
+"""The weighted-layer adapter (SUPERB style): a learned softmax mix of an encoder's layers, then a linear layer.
+
+Input rows hold every hidden state of one encoder, layer-major, as ``hf-audio`` / ``hf-text``
+give them with ``layer = "all"``: ``(n, L * D)`` is read as ``(n, L, D)``. The head learns one
+logit per layer; ``softmax(logits)`` weighs the layers (uniform at the start), the weighted sum
+goes through one ``nn.Linear``. The layer logits are not weight-decayed (decay would pull the
+mix towards uniform); the linear layer is, as in :class:`LinearAdapter`.
+
+Training, early stopping on validation UAR (macro-F1 for multi-label), seeding and
+multi-label thresholds are those of :class:`LinearAdapter`; ``state()`` adds the learned layer
+weights (they sum to 1) and the layer that weighs most.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import SpecError
+from .linear import LinearAdapter
+
+
+def _module(n_layers: int, dim: int, k: int):
+    import torch
+
+    class WeightedLayers(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer_logits = torch.nn.Parameter(torch.zeros(n_layers))
+            self.linear = torch.nn.Linear(dim, k)
+
+        def layer_weights(self):
+            return torch.softmax(self.layer_logits, 0)
+
+        def forward(self, x):
+            x = x.reshape(x.shape[0], n_layers, dim)
+            return self.linear(torch.einsum("l,nld->nd", self.layer_weights(), x))
+
+    return WeightedLayers()
+
+
+class WeightedLayerAdapter(LinearAdapter):
+    def __init__(self, n_layers: int, **kwargs):
+        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+            raise SpecError(f"head 'weighted': n_layers must be a positive integer, got {n_layers!r}")
+        super().__init__(**kwargs)
+        self.n_layers = n_layers
+
+    def _check(self, X):
+        if sp.issparse(X):
+            raise SpecError("head 'weighted' takes the dense layer features of one encoder "
+                            "(hf-audio/hf-text with layer = \"all\"), not sparse features such as TF-IDF")
+        if X.ndim != 2 or X.shape[1] % self.n_layers:
+            raise SpecError(f"head 'weighted': features of width {X.shape[1]} cannot be split into "
+                            f"{self.n_layers} layers. Use exactly one extractor with layer = \"all\" and "
+                            f"pass its n_layers")
+        return X.shape[1] // self.n_layers
+
+    def fit(self, X, y, Xv=None, yv=None, n_classes: int | None = None):
+        import torch
+
+        dim = self._check(X)
+        torch.manual_seed(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        k = n_classes or (y.shape[1] if self.multilabel else int(y.max()) + 1)
+        self.k = k
+        self.model = _module(self.n_layers, dim, k)
+        opt = torch.optim.AdamW([
+            {"params": [self.model.layer_logits], "weight_decay": 0.0},
+            {"params": list(self.model.linear.parameters()), "weight_decay": self.wd},
+        ], lr=self.lr)
+        if self.multilabel:
+            Y = torch.as_tensor(np.asarray(y, np.float32))
+            pos = Y.mean(0).clamp(min=1e-4)
+            pw = ((1 - pos) / pos).sqrt() if self.class_balanced else None
+            loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pw)
+        else:
+            Y = torch.as_tensor(np.asarray(y, np.int64))
+            w = None
+            if self.class_balanced:
+                counts = np.bincount(y, minlength=k).astype(np.float32)
+                w = torch.as_tensor(np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0),
+                                    dtype=torch.float32)
+            loss_fn = torch.nn.CrossEntropyLoss(weight=w)
+        Xt = torch.as_tensor(np.asarray(X, np.float32))
+        n = X.shape[0]
+        has_valid = Xv is not None and Xv.shape[0] > 0
+        if has_valid:
+            self._check(Xv)
+        best, best_state, since, epoch = -np.inf, None, 0, -1
+        for epoch in range(self.epochs):
+            self.model.train()
+            perm = torch.randperm(n, generator=gen)
+            for s in range(0, n, self.batch_size):
+                b = perm[s:s + self.batch_size]
+                opt.zero_grad()
+                loss = loss_fn(self.model(Xt[b]), Y[b])
+                loss.backward()
+                opt.step()
+            if not has_valid:
+                continue
+            score = self._valid_score(Xv, yv)
+            self.history.append({"epoch": epoch, "valid": score})
+            if score > best + 1e-6:
+                best, since = score, 0
+                best_state = {kk: v.detach().clone() for kk, v in self.model.state_dict().items()}
+            else:
+                since += 1
+                if since >= self.patience:
+                    break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        self.best_valid = float(best) if has_valid else None
+        self.epochs_run = epoch + 1
+        if self.multilabel:
+            self._choose_thresholds(Xv if has_valid else X, yv if has_valid else y)
+        return self
+
+    def layer_weights(self) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.model.layer_weights().numpy().astype(np.float64)
+
+    def state(self) -> dict:
+        w = self.layer_weights()
+        return {**super().state(), "layer_weights": [round(float(v), 6) for v in w],
+                "top_layer": int(w.argmax())}
