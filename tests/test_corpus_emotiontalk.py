@@ -72,6 +72,8 @@ def test_manifest_from_shards(release, prepared):
         assert [(v["emotion"], round(v["confidence"] * 10), v["continuous"]) for v in raters.values()] == [
             (lab, deg, cont) for lab, deg, cont in u.raters["multimodal"]]
         assert votes["audio"]["result"] == u.released["audio"]
+        meta = json.loads(r["meta"])
+        assert meta["duration"] == 900 and meta["caption_5"].endswith("5") and "emo_cap" in meta
     assert set(df["speaker"]) == {"01", "02", "03", "04"}
     assert any("[over/]" in t for t in df["text"])
 
@@ -380,3 +382,33 @@ def test_open_member_beyond_the_remembered_media_index(prepared):
     # reading the shards remembers only the media members; any other member still opens
     uri = prepared.manifest["audio"].iloc[0]
     assert tario.open_member(uri[:-len(".wav")] + ".json").startswith(b"{")
+
+
+def test_member_file_and_stat_key(prepared):
+    uri = prepared.manifest["audio"].iloc[1]
+    with sf.SoundFile(tario.member_file(uri)) as f:
+        assert f.samplerate == 44100 and f.frames > 0
+    size, mtime = tario.stat_key(uri)
+    assert size == len(tario.open_member(uri)) and mtime > 0
+
+
+def test_run_reads_audio_inside_the_shards(tmp_path):
+    """egemaps on audio that never leaves the tar shards; a second run hits the cache."""
+    import affectbench as ab
+    from fixtures.emotiontalk_fixture import build
+
+    root = tmp_path / "et"
+    build(root, layout="shards")
+    spec = ab.load_spec(data={"name": "et", "output_dir": str(tmp_path / "runs"),
+                              "corpus": {"name": "emotiontalk", "root": str(root), "view": "four",
+                                         "allow_partial": True},
+                              "features": {"extractors": ["egemaps"]}, "metrics": {"bootstrap": 50}})
+    res = ab.run(spec)
+    info = __import__("json").loads((res.folder / "run.json").read_text())
+    # every utterance of the view decoded from inside its shard, none failed
+    assert 0 < info["features"][0]["computed"] <= info["corpus"]["n"] and info["features"][0]["failed"] == 0
+    assert res.metrics["pooled"]["n"] == info["corpus"]["n"]
+    assert res.metrics["folds"][0]["fold"] == "official" and info["protocol"]["speaker_independent"] is False
+    again = ab.run(spec, force=True)
+    info2 = __import__("json").loads((again.folder / "run.json").read_text())
+    assert info2["features"][0]["computed"] == 0 and info2["features"][0]["cached"] > 0

@@ -74,3 +74,16 @@ def test_refuses_features_that_are_not_layers():
         WeightedLayerAdapter(n_layers=4, epochs=1).fit(X, np.zeros(10, int), n_classes=2)
     with pytest.raises(SpecError, match="not sparse"):
         WeightedLayerAdapter(n_layers=2, epochs=1).fit(sp.csr_matrix(X), np.zeros(10, int), n_classes=2)
+
+
+def test_regression_targets():
+    X, y = _layers(300)
+    rng = np.random.default_rng(5)
+    signal = X.reshape(-1, L, D)[:, 1, :2].sum(1)  # continuous target carried by layer 1
+    Y = np.stack([signal, -signal + 0.1 * rng.standard_normal(len(signal))], 1).astype(np.float32)
+    h = WeightedLayerAdapter(n_layers=L, epochs=30, lr=5e-2, regression=True, seed=0)
+    h.fit(X[:200], Y[:200], X[200:250], Y[200:250])
+    P = h.predict(X[250:])
+    assert P.shape == (50, 2)
+    assert np.corrcoef(P[:, 0], Y[250:, 0])[0, 1] > 0.8
+    assert h.state()["top_layer"] == 1

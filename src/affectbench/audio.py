@@ -17,8 +17,19 @@ from .errors import MediaError
 
 def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
          end: float | None = None) -> np.ndarray:
+    """Decode ``path`` (a file, or a ``tar://shard#member`` inside a corpus shard) to mono float32."""
     if path is None or (isinstance(path, float) and path != path) or str(path) == "":
         raise MediaError("(no path)", "no audio file for this utterance (e.g. a video-only take)")
+    name = str(path)
+    if name.startswith("tar://"):  # EmotionTalk shards: read the member in place, never unpacked
+        from . import tario
+
+        src = tario.member_file(name)  # MediaError if missing or cut short
+        size = len(src.getbuffer())
+        if size == 0:
+            raise MediaError(name, "empty file (0 bytes)")
+        _check_wav_length(src, size, name)
+        return _decode(src, name, sr, start, end)
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "file not found")
@@ -30,25 +41,32 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
         from .video import load_audio_from_video
 
         return load_audio_from_video(path, sr, start, end)
-    _check_wav_length(path)
+    with open(path, "rb") as f:
+        _check_wav_length(f, path.stat().st_size, name)
+    return _decode(path, name, sr, start, end)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _decode(src, name: str, sr: int, start, end) -> np.ndarray:
     try:
-        with sf.SoundFile(path) as f:
+        with sf.SoundFile(src) as f:
             native = f.samplerate
             declared = f.frames
-            first = 0 if start is None or (isinstance(start, float) and math.isnan(start)) else int(start * native)
-            last = declared if end is None or (isinstance(end, float) and math.isnan(end)) else int(end * native)
+            first = 0 if _missing(start) else int(start * native)
+            last = declared if _missing(end) else int(end * native)
             if first > 0:
                 f.seek(min(first, declared))
             x = f.read(max(0, last - first), dtype="float32", always_2d=True)
-    except MediaError:
-        raise
     except Exception as e:  # libsndfile's messages are terse; keep them, add what it means
-        raise MediaError(path, f"cannot decode audio (corrupt, truncated or not audio): {e}") from None
+        raise MediaError(name, f"cannot decode audio (corrupt, truncated or not audio): {e}") from None
     if x.shape[0] == 0:
-        raise MediaError(path, "zero-length audio (no samples)")
+        raise MediaError(name, "zero-length audio (no samples)")
     x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
     if not np.isfinite(x).all():
-        raise MediaError(path, "audio contains NaN or infinite samples")
+        raise MediaError(name, "audio contains NaN or infinite samples")
     if native != sr:
         import soxr
 
@@ -56,14 +74,14 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _check_wav_length(path: Path) -> None:
+def _check_wav_length(f, size: int, name: str) -> None:
     """libsndfile silently shortens a truncated WAV to what is there; catch it from the header."""
-    with open(path, "rb") as f:
-        head = f.read(12)
+    f.seek(0)
+    head = f.read(12)
+    try:
         if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
             return  # not a RIFF/WAVE file: libsndfile decides
         order = "little" if head[:4] == b"RIFF" else "big"
-        size = path.stat().st_size
         pos = 12
         while pos + 8 <= size:
             f.seek(pos)
@@ -73,7 +91,9 @@ def _check_wav_length(path: Path) -> None:
                 if n in (0, 0xFFFFFFFF):  # streaming writers leave the size open
                     return
                 if pos + 8 + n > size:
-                    raise MediaError(path, f"truncated WAV: the data chunk declares {n} bytes, "
+                    raise MediaError(name, f"truncated WAV: the data chunk declares {n} bytes, "
                                            f"the file holds {size - pos - 8}")
                 return
             pos += 8 + n + (n & 1)
+    finally:
+        f.seek(0)

@@ -225,16 +225,17 @@ def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus na
 # -- extractors ------------------------------------------------------------------------------
 @extractors_app.command("list")
 def extractors_list():
-    """Each extractor with its modality, dimension and what it needs."""
+    """Each extractor with its modality, dimension, what it needs and whether it runs offline now."""
     from rich.table import Table
 
     from .features import extractor_class, extractor_names
 
-    t = Table("name", "modality", "dim", "fitted per fold", "needs", "description")
+    t = Table("name", "modality", "dim", "needs", "ready offline", "description")
     for n in extractor_names():
         e = extractor_class(n)
-        t.add_row(n, e.modality, str(getattr(e, "dim", "") or "vocab"), "yes" if e.per_fold else "no",
-                  "nothing (ships with its package)", e.description)
+        dim = getattr(e, "dim", None)
+        dim = str(dim) if dim else ("vocabulary (fitted per fold)" if e.per_fold else "from the model")
+        t.add_row(n, e.modality, dim, e.needs, "yes" if e.ready() else "[red]no[/]", e.description)
     _console().print(t)
 
 

@@ -66,6 +66,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
             "corpus.allow_partial = true to run on what is there; the report will say it is partial.")
     view = corpus.labelset.view(spec.corpus.view)
     df = view.apply(prepared.manifest)
+    # encoders see the text a corpus says they should (markup stripped); the fingerprint covers it
+    df["text"] = df["text"].map(corpus.text_for_features, na_action="ignore")
     data_fp = mf.fingerprint(df)
     folder = Path(spec.output_dir).expanduser() / f"{spec.name}-{spec.result_hash(data_fp)}"
     done = folder / "metrics.json"

@@ -19,6 +19,7 @@ such members anyway keeps a doctored shard from shadowing another utterance's fi
 """
 from __future__ import annotations
 
+import io
 import os
 import tarfile
 import threading
@@ -298,3 +299,23 @@ def open_member(uri: str) -> bytes:
     if len(data) != size:
         raise MediaError(uri, f"member data cut short: {len(data)} of {size} bytes (truncated shard)")
     return data
+
+
+def member_file(uri: str) -> io.BytesIO:
+    """:func:`open_member` as a seekable file object (for ``soundfile.SoundFile``, ``av.open``)."""
+    return io.BytesIO(open_member(uri))
+
+
+def stat_key(uri: str) -> tuple[int, int]:
+    """(member size, shard mtime_ns): what a content-hash cache can key a member on, like
+    (size, mtime) of a plain file. Raises :class:`MediaError` when shard or member is missing."""
+    shard, member = split_uri(uri)
+    if not shard.is_file():
+        raise MediaError(uri, f"shard {shard} not found")
+    idx = _lookup(shard, uri, member)
+    mtime = shard.stat().st_mtime_ns
+    if idx is None:  # compressed: the shard's size stands in for the member's
+        return shard.stat().st_size, mtime
+    if member not in idx:
+        raise MediaError(uri, f"no member '{member}' in {shard} (or it is not a plain file)")
+    return idx[member][1], mtime

@@ -79,6 +79,10 @@ class Corpus:
     def read(self, root: Path | None, on_error: str, issues: Issues) -> pd.DataFrame:
         raise NotImplementedError
 
+    def text_for_features(self, text):
+        """The text an encoder should see (EmotionTalk strips transcript markup); default: as is."""
+        return text
+
     def caveats(self, df: pd.DataFrame) -> list[str]:
         """Facts about this copy that a report must state (e.g. cropped audio)."""
         return []

@@ -1,7 +1,7 @@
 """EmotionTalk (Chinese dyadic dialogues, BAAI/Emotiontalk), read from the release's tar
 shards or from an extracted copy.
 
-Layout (``docs``: formats.md): ``data/audio/*.tar``, ``data/Text/*.tar``,
+Layout: ``data/audio/*.tar``, ``data/Text/*.tar``,
 ``data/Video/*.tar``, ``data/Multimodal/*.tar``. Every file is keyed by its path
 ``G00002/G00002_01/G00002_01_07/G00002_01_07_001.{wav,mp4,json}`` = group /
 dialogue / speaker / utterance; any prefix in front of the key inside a shard
@@ -20,10 +20,13 @@ Manifest:
     dialogue, so they order the turns).
   * ``speaker`` = the release's ``speaker_id`` (``"07"``), which is the same as the
     speaker field of the path. It is a corpus-wide actor id, not a position in the
-    dialogue: group G00009 holds speakers 12 and 14 in every one of its dialogues, the
-    ids run past 2, and Table 6 of the paper calls it the "unique speaker identifier".
-    So a person keeps one id across groups, and the official group split is *not*
-    speaker-independent. A JSON ``speaker_id`` that disagrees with its path is an error.
+    dialogue: in the authors' own label lists (flageval-baai/EmotionTalk,
+    ``dataset/mm-process/mm.csv``) group G00009 holds speakers 12 and 14 in every one
+    of its dialogues, the README example has speaker 07 in G00002 (not 01/02), and
+    Table 6 of the paper calls it the "unique speaker identifier". Scoping it by group
+    would split one actor into several "speakers". So a person keeps one id across
+    groups (19 in all), and the official group split is *not* speaker-independent.
+    A JSON ``speaker_id`` that disagrees with its path is an error.
   * ``split``: by group: G00001 + G00012 → ``dev``, G00003 + G00015 → ``test``, every
     other group → ``train`` (15413 / 1908 / 1929).
   * ``label``: the multimodal consensus (``emotion_result`` of the Multimodal JSON, or
@@ -31,9 +34,23 @@ Manifest:
     side; ``votes``: JSON ``{modality: {"result": release label, "raters": {"A":
     {"emotion", "confidence" (c = degree/10), "continuous"}}}}``; ``sentiment`` = the
     multimodal ``Continuous label_result`` (mean of five ratings in -2..2).
+  * ``meta``: JSON of the audio annotation's ``startTime``/``endTime``/``duration`` (in
+    the session) and captions (``emo_cap``, ``spe_cap``, ``style_cap``, ``caption_1..5``).
   * ``text``: the transcript as released, markup kept (``[over/]…[/over]``,
     ``[interrupted]``); :func:`strip_markup` (via :meth:`EmotionTalk.text_for_features`)
     is what text encoders should see.
+
+Aggregation (``[corpus.options] aggregation = …``): ``release`` (default, the released
+``emotion_result``), ``weighted`` (the paper's §3.2 rule re-applied to the votes,
+:func:`affectbench.agreement.aggregate_weighted`) or ``majority``; applied to every
+modality's label. :meth:`EmotionTalk.agreement_report` compares them with the release
+and gives Fleiss' kappa per modality.
+
+Missing pieces: the Multimodal annotations are required (they carry ``label``); a
+missing annotation JSON of another modality, or a missing WAV, is a problem
+(``on_error="raise"`` stops, ``"skip"`` keeps the utterance with that column empty and
+lists it). Absent video media are not an error: the ``video`` column stays empty and
+a caveat says how many (the video *labels* come from the JSON).
 
 Views: ``all`` (7) and ``four`` (neutral, happy, sad, angry) on the multimodal label;
 ``<modality>_all`` / ``<modality>_four`` train on that modality's own labels (the
@@ -82,6 +99,9 @@ _TOTALS = {c: sum(s[c] for s in _README.values()) for c in CLASSES}
 KEY = re.compile(r"(?:^|/)(?P<g>G\d+)/(?P=g)_(?P<d>\d+)/(?P=g)_(?P=d)_(?P<s>\d+)/"
                  r"(?P=g)_(?P=d)_(?P=s)_(?P<u>\d+)\.(?P<ext>jsonl?|wav|mp4)$", re.IGNORECASE)
 _LOOKS_LIKE_KEY = re.compile(r"(?:^|/)G\d+_\d+_\d+_\d+\.(?:jsonl?|wav|mp4)$", re.IGNORECASE)
+#: audio-JSON fields carried into ``meta`` (times in the session, the four caption kinds)
+_EXTRA = ("startTime", "endTime", "duration", "emo_cap", "spe_cap", "style_cap",
+          "caption_1", "caption_2", "caption_3", "caption_4", "caption_5")
 _SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 _MEDIA_EXT = {"audio": ("wav",), "video": ("mp4",), "multimodal": ("mp4",), "text": ()}
 
@@ -189,6 +209,7 @@ class _Ann:
     speaker: str | None
     content: str | None
     sentiment: float | None
+    extra: dict | None = None  # audio JSON: times and captions, kept in the manifest's ``meta``
 
 
 class _Problems:
@@ -283,8 +304,9 @@ def _annotation(obj: dict, stem: str) -> _Ann:
         raise ValueError(f"'Continuous label_result' {sent!r} is not a number") from None
     spk = obj.get("speaker_id")
     content = obj.get("content")
+    extra = {k: obj[k] for k in _EXTRA if obj.get(k) not in (None, "")} or None
     return _Ann(result, raters, None if spk in (None, "") else _speaker_id(spk),
-                None if content is None else str(content), sent)
+                None if content is None else str(content), sent, extra)
 
 
 def _find_modality_dirs(root: Path) -> dict[str, Path]:
@@ -348,7 +370,8 @@ class EmotionTalk(Corpus):
                    "(audio, text, video, multimodal) + continuous sentiment; official group split.")
     modalities = ("audio", "text", "video")
     language = "zh"
-    default_protocol = {"kind": "official"}
+    #: actors recur across groups, so the official split is not speaker-independent
+    default_protocol = {"kind": "official", "speaker_independent": False}
     expected = {"total": 19250, "split": {"train": 15413, "dev": 1908, "test": 1929},
                 "label": _TOTALS}
     expected_views = {"four": {"total": sum(_TOTALS[c] for c in FOUR),
@@ -477,7 +500,9 @@ class EmotionTalk(Corpus):
                          "raters": {k: {"emotion": e, "confidence": c, "continuous": v}
                                     for k, (e, c, v) in a.raters.items()}}
                      for m, a in anns.items() if a is not None}
+            extra = anns["audio"].extra if anns.get("audio") is not None else None
             row = {"id": uid, "speaker": spk, "session": g, "dialogue": dia, "turn": turn,
+                   "meta": None if extra is None else json.dumps(extra, ensure_ascii=False),
                    "split": SPLIT_OF_GROUP.get(g, "train"), "audio": audio, "video": video,
                    "text": text, "language": "zh", "sentiment": sent,
                    "votes": json.dumps(votes, ensure_ascii=False, separators=(",", ":"))}
@@ -490,7 +515,11 @@ class EmotionTalk(Corpus):
                                "(video column empty; video labels are still read from the JSON)")
         if not rows:
             return pd.DataFrame()
-        df = pd.DataFrame(rows)
+        for d in (col.ann, col.media):  # the rows hold all that is needed now
+            for v in d.values():
+                v.clear()
+        df = pd.DataFrame({k: [r.get(k) for r in rows] for k in rows[0]})
+        del rows
         if self.aggregation != "release":
             for m in present:
                 df[f"label_{m}"] = _reaggregate(df["votes"], m, self.aggregation)

@@ -53,6 +53,8 @@ class Extractor:
     standardise: ClassVar[bool] = True
     #: how worker processes start; "spawn" for extractors that hold torch state
     start_method: ClassVar[str] = "fork"
+    #: what the extractor needs before it can run, shown by `affectbench extractors list`
+    needs: ClassVar[str] = "nothing (ships with its package)"
     #: trailing columns of each cached vector that are counts, not features (e.g. face
     #: extractors store [frames, frames_without_face]); split off before training
     stat_names: ClassVar[tuple[str, ...]] = ()
@@ -64,6 +66,11 @@ class Extractor:
                             f"Valid: {sorted(self.defaults) or 'none'}")
         self.config = {**self.defaults, **config}
         self._ready = False
+
+    @classmethod
+    def ready(cls) -> bool:
+        """Whether it can run offline right now with what is installed (no model folder needed)."""
+        return True
 
     # -- identity -------------------------------------------------------------
     def versions(self) -> dict[str, str]:

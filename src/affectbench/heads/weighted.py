@@ -6,9 +6,10 @@ logit per layer; ``softmax(logits)`` weighs the layers (uniform at the start), t
 goes through one ``nn.Linear``. The layer logits are not weight-decayed (decay would pull the
 mix towards uniform); the linear layer is, as in :class:`LinearAdapter`.
 
-Training, early stopping on validation UAR (macro-F1 for multi-label), seeding and
-multi-label thresholds are those of :class:`LinearAdapter`; ``state()`` adds the learned layer
-weights (they sum to 1) and the layer that weighs most.
+Training, early stopping on validation UAR (macro-F1 for multi-label, mean CCC for
+regression), seeding, multi-label thresholds and regression target scaling are those of
+:class:`LinearAdapter`, whose ``_fit`` this mirrors with the layer mix in place of ``nn.Linear``;
+``state()`` adds the learned layer weights (they sum to 1) and the layer that weighs most.
 """
 from __future__ import annotations
 
@@ -55,20 +56,27 @@ class WeightedLayerAdapter(LinearAdapter):
                             f"pass its n_layers")
         return X.shape[1] // self.n_layers
 
-    def fit(self, X, y, Xv=None, yv=None, n_classes: int | None = None):
+    def _fit(self, X, y, Xv, yv, n_classes):
+        # LinearAdapter._fit with the weighted-layer module in place of nn.Linear (fit() around it
+        # limits torch to one thread while training)
         import torch
 
         dim = self._check(X)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
-        k = n_classes or (y.shape[1] if self.multilabel else int(y.max()) + 1)
+        k = n_classes or (y.shape[1] if (self.multilabel or self.regression) else int(y.max()) + 1)
         self.k = k
         self.model = _module(self.n_layers, dim, k)
         opt = torch.optim.AdamW([
             {"params": [self.model.layer_logits], "weight_decay": 0.0},
             {"params": list(self.model.linear.parameters()), "weight_decay": self.wd},
         ], lr=self.lr)
-        if self.multilabel:
+        if self.regression:
+            y = np.asarray(y, np.float32).reshape(len(y), -1)
+            self.y_mu, self.y_sd = y.mean(0), np.maximum(y.std(0), 1e-6)
+            Y = torch.as_tensor((y - self.y_mu) / self.y_sd)
+            loss_fn = torch.nn.MSELoss()
+        elif self.multilabel:
             Y = torch.as_tensor(np.asarray(y, np.float32))
             pos = Y.mean(0).clamp(min=1e-4)
             pw = ((1 - pos) / pos).sqrt() if self.class_balanced else None
