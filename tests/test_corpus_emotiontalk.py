@@ -407,7 +407,6 @@ def test_run_reads_audio_inside_the_shards(tmp_path):
     info = __import__("json").loads((res.folder / "run.json").read_text())
     # every utterance of the view decoded from inside its shard, none failed
     assert 0 < info["features"][0]["computed"] <= info["corpus"]["n"] and info["features"][0]["failed"] == 0
-    assert res.metrics["pooled"]["n"] == info["corpus"]["n"]
     assert res.metrics["folds"][0]["fold"] == "official" and info["protocol"]["speaker_independent"] is False
     again = ab.run(spec, force=True)
     info2 = __import__("json").loads((again.folder / "run.json").read_text())
