@@ -13,9 +13,10 @@ third-party licence (they fall under the toolkit's own licence).
 
 What is generated
 -----------------
-``n_speakers`` synthetic speakers (half female, half male, alternating
-``spk01`` = f, ``spk02`` = m, ...) each produce ``per_class`` utterances for
-each of the four classes in :data:`DEMO_EMOTIONS`.  Every utterance has
+``n_speakers`` synthetic speakers (alternating ``spk01`` = f, ``spk02`` = m,
+..., so half female and half male for an even count) each produce
+``per_class`` utterances for each of the four classes in
+:data:`DEMO_EMOTIONS`.  Every utterance has
 
 * audio: a 16-bit PCM mono WAV (1.2-2.0 s) of a crude speech-like signal:
   a Rosenberg-type glottal pulse train following an F0 contour (declination,
@@ -42,15 +43,27 @@ Each effect is drawn per utterance with substantial random spread, so class
 distributions overlap and the task is deliberately *not* trivial: eGeMAPSv02
 functionals + standardisation + logistic regression under leave-one-speaker-
 out land well below perfect (see ``benchmarks/demo_check.py``).  Likewise,
-about 30 % of the sentences of each emotional class (and part of the neutral
+about 30 % of the sentences of each emotional class (40 % of the neutral
 class) come from a shared pool of emotionally neutral/ambiguous sentences,
 so text alone is informative but imperfect, and audio + text is better than
 either.
 
-Generation is deterministic for a given ``seed`` (identical WAV bytes) and
-idempotent: a completed set is recognised by a marker file written last, and
-re-used without rewriting.  Bump :data:`DEMO_VERSION` whenever the generated
-data change, since it keys caches.
+Typical figures for the default set (8 speakers x 4 classes x 8 = 256
+utterances, seeds 0-5): audio UAR ~0.66-0.81 (per-speaker z-normalisation
+adds ~0.05-0.1), text ~0.70-0.76, audio + text ~0.82-0.87; generation takes
+~1.3 s of CPU time and ~13 MB of WAV (16 kHz, 16 bit).
+
+Layout of ``out_dir``::
+
+    wav/<id>.wav            one file per utterance, e.g. wav/spk03_happy_05.wav
+    metadata.json           the returned rows, audio paths relative to out_dir
+    demo_complete.json      marker (corpus, DEMO_VERSION, parameters), written last
+
+Generation is deterministic for a given ``seed`` (identical WAV bytes; each
+utterance is seeded from (seed, speaker, emotion, index), so it does not
+depend on how many others are generated) and idempotent: a completed set is
+recognised by the marker file and re-used without rewriting.  Bump
+:data:`DEMO_VERSION` whenever the generated data change, since it keys caches.
 """
 
 from __future__ import annotations
