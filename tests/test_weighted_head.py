@@ -87,3 +87,24 @@ def test_regression_targets():
     assert P.shape == (50, 2)
     assert np.corrcoef(P[:, 0], Y[250:, 0])[0, 1] > 0.8
     assert h.state()["top_layer"] == 1
+
+
+def test_signature_names_every_linear_adapter_option():
+    """heads.make_head passes a head only the options its signature names: none may hide in **kwargs."""
+    import inspect
+
+    lin = inspect.signature(LinearAdapter.__init__).parameters
+    wl = inspect.signature(WeightedLayerAdapter.__init__).parameters
+    assert set(lin) <= set(wl) and "n_layers" in wl
+    assert not any(p.kind is p.VAR_KEYWORD for p in wl.values())
+    for name, p in lin.items():
+        assert wl[name].default == p.default, name
+
+
+def test_a_trained_head_pickles():
+    import pickle
+
+    X, y = _layers(120)
+    h = WeightedLayerAdapter(n_layers=L, epochs=2).fit(X, y, n_classes=3)
+    h2 = pickle.loads(pickle.dumps(h))
+    np.testing.assert_array_equal(h.predict_proba(X), h2.predict_proba(X))

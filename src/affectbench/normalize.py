@@ -7,6 +7,9 @@
   speaker's unlabelled features: reports say so.
 - ``none``.
 Blocks from extractors that should not be centred (sparse TF-IDF) pass through.
+When several blocks are concatenated (early fusion), each standardised block is
+divided by the square root of its width so that every block has about unit norm,
+like an L2-normalised TF-IDF row; otherwise the widest block dominates.
 """
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         f"- speaker independent: {'yes' if proto['speaker_independent'] else 'no'}; test speakers also "
         f"seen in training: {sum(f['test_speakers_seen_in_training'] for f in proto['folds'])}",
         f"- features: {', '.join(f['extractor'] for f in info['features'])}; normalisation: "
-        f"{info['normalization']['description']}",
+        f"{info['normalization']['description']}"
+        + ("; blocks scaled to unit norm before concatenation" if len(info["features"]) > 1 else ""),
         f"- head: `{info['spec']['head']['kind']}`; seed {info['spec']['seed']}",
     ]
     if info["failures"]:

@@ -167,6 +167,10 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
             parts.append(normalise(X, mode, fold.train, speakers))
         for ex in per_fold:  # fitted on this fold's training texts only, applied to all rows
             parts.append(ex.fit_apply([texts[i] for i in fold.train], texts))
+        if len(parts) > 1:
+            # Early fusion: a z-scored block of d features has squared norm ~d, an L2-normed
+            # TF-IDF row has norm 1; without balancing, the widest block drowns the others.
+            parts = [p if sp.issparse(p) else p / np.sqrt(p.shape[1]) for p in parts]
         if any(sp.issparse(p) for p in parts):
             X = sp.hstack([sp.csr_matrix(p) if not sp.issparse(p) else p for p in parts]).tocsr()
         else:

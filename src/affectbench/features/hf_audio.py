@@ -459,7 +459,7 @@ class HFAudio(HFExtractorMixin, Extractor):
                 self._pad.frame_mask = fm
             try:
                 with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
+                    # WavLM hands torch's attention a float and a bool mask; torch warns, results are right
                     warnings.filterwarnings("ignore", message=".*key_padding_mask.*")
                     out = self._model(**inp, output_hidden_states=want_hidden)
             finally:

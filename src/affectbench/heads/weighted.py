@@ -20,30 +20,58 @@ from ..errors import SpecError
 from .linear import LinearAdapter
 
 
+_CLASS = None
+
+
+def _layers_class():
+    """The torch module, built on first use so that importing the heads does not import torch."""
+    global _CLASS
+    if _CLASS is None:
+        import torch
+
+        class WeightedLayers(torch.nn.Module):
+            def __init__(self, n_layers: int, dim: int, k: int):
+                super().__init__()
+                self.n_layers, self.dim = n_layers, dim
+                self.layer_logits = torch.nn.Parameter(torch.zeros(n_layers))
+                self.linear = torch.nn.Linear(dim, k)
+
+            def layer_weights(self):
+                return torch.softmax(self.layer_logits, 0)
+
+            def forward(self, x):
+                x = x.reshape(x.shape[0], self.n_layers, self.dim)
+                return self.linear(torch.einsum("l,nld->nd", self.layer_weights(), x))
+
+        WeightedLayers.__module__ = __name__
+        WeightedLayers.__qualname__ = "WeightedLayers"
+        _CLASS = WeightedLayers
+    return _CLASS
+
+
+def __getattr__(name):  # a pickled head finds its module class here
+    if name == "WeightedLayers":
+        return _layers_class()
+    raise AttributeError(name)
+
+
 def _module(n_layers: int, dim: int, k: int):
-    import torch
-
-    class WeightedLayers(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layer_logits = torch.nn.Parameter(torch.zeros(n_layers))
-            self.linear = torch.nn.Linear(dim, k)
-
-        def layer_weights(self):
-            return torch.softmax(self.layer_logits, 0)
-
-        def forward(self, x):
-            x = x.reshape(x.shape[0], n_layers, dim)
-            return self.linear(torch.einsum("l,nld->nd", self.layer_weights(), x))
-
-    return WeightedLayers()
+    return _layers_class()(n_layers, dim, k)
 
 
 class WeightedLayerAdapter(LinearAdapter):
-    def __init__(self, n_layers: int, **kwargs):
+    # The parameters are spelt out (not **kwargs) because heads.make_head passes each head only
+    # the spec options its signature names; a test checks they cover LinearAdapter's.
+    def __init__(self, n_layers: int, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
+                 batch_size: int = 128, patience: int = 20, class_balanced: bool = False,
+                 multilabel: bool = False, threshold: str = "per_class", seed: int = 0,
+                 regression: bool = False):
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-            raise SpecError(f"head 'weighted': n_layers must be a positive integer, got {n_layers!r}")
-        super().__init__(**kwargs)
+            raise SpecError(f"head 'weighted': n_layers must be a positive integer (the extractor's "
+                            f"n_layers, with layer = \"all\"), got {n_layers!r}")
+        super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                         patience=patience, class_balanced=class_balanced, multilabel=multilabel,
+                         threshold=threshold, seed=seed, regression=regression)
         self.n_layers = n_layers
 
     def _check(self, X):
