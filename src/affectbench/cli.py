@@ -173,6 +173,32 @@ def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
         raise typer.Exit(1)
 
 
+@corpora_app.command("agreement")
+def corpora_agreement(name: str, root: Optional[Path] = typer.Argument(None),
+                      listed: int = typer.Option(20, help="disagreements listed per modality"),
+                      as_json: bool = typer.Option(False, "--json")):
+    """Re-aggregate rater votes, compare with the released labels, Fleiss' kappa per modality."""
+    c, df = _load_manifest(name, root)
+    if not hasattr(c, "agreement_report"):
+        raise AffectbenchError(f"corpus '{name}' has no per-rater votes to re-aggregate")
+    rep = c.agreement_report(df, max_listed=listed)
+    if as_json:
+        print(json.dumps(rep, indent=2, ensure_ascii=False, default=str))
+        return
+    from rich.table import Table
+
+    t = Table("modality", "items", "Fleiss' kappa", "paper", "aggregation", "agreement", "disagreements")
+    for mod, r in rep["modalities"].items():
+        aggs = [(k, v) for k, v in r.items() if isinstance(v, dict) and "agreement" in v]
+        for i, (agg, a) in enumerate(aggs):
+            kappa = r.get("fleiss_kappa")
+            t.add_row(mod if i == 0 else "", str(r.get("items", "")) if i == 0 else "",
+                      f"{kappa:.3f}" if i == 0 and kappa is not None else "",
+                      str(r.get("paper_kappa", "")) if i == 0 else "", agg, f"{a['agreement']:.4f}",
+                      str(a["disagreements"]))
+    _console().print(t)
+
+
 @corpora_app.command("export")
 def corpora_export(name: str, root: Optional[Path] = typer.Argument(None),
                    view: Optional[str] = typer.Option(None, help="label view"),
