@@ -377,3 +377,35 @@ def test_run_on_demo_corpus(models, tmp_path):
     feat = info["features"][0]
     assert feat["extractor"] == "hf-audio" and feat["computed"] == 256
     assert feat["identity"]["config"]["model"] == "hubert"  # the folder's name, not its path
+
+
+def test_layer_all_with_weighted_head_on_emodb(models, tmp_path):
+    """A spec naming hf-audio with a local folder and layer = "all", end to end on real EmoDB audio
+    (two speakers' files, allow_partial), trained by the learnable weighted-layer head."""
+    import json
+    import shutil
+
+    import affectbench
+    from affectbench.errors import SpecError
+    from conftest import shared_data
+
+    src = shared_data("emodb") / "wav"
+    root = tmp_path / "emodb"
+    (root / "wav").mkdir(parents=True)
+    for p in sorted(src.glob("0[38]a0*.wav")) + sorted(src.glob("09a0*.wav")):
+        shutil.copy(p, root / "wav")
+    data = {"name": "hf-all", "output_dir": str(tmp_path / "runs"),
+            "corpus": {"name": "emodb", "root": str(root), "allow_partial": True},
+            "features": {"extractors": ["hf-audio"],
+                         "options": {"hf-audio": {"model": str(models["wavlm"]), "layer": "all"}}},
+            "head": {"kind": "weighted", "epochs": 15}, "metrics": {"bootstrap": 50}}
+    r = affectbench.run(affectbench.load_spec(data=data))
+    info = json.loads((r.folder / "run.json").read_text())
+    assert len(r.metrics["folds"]) == 3 and info["protocol"]["speaker_independent"]
+    w = info["protocol"]["folds"][0]["head"]["layer_weights"]
+    n_layers = TINY["num_hidden_layers"] + 1
+    assert len(w) == n_layers and abs(sum(w) - 1) < 1e-5
+    # the weighted head needs layer = "all": anything else is refused before training
+    data["features"]["options"]["hf-audio"]["layer"] = "last"
+    with pytest.raises(SpecError, match='layer = "all"'):
+        affectbench.run(affectbench.load_spec(data=data))

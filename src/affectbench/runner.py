@@ -131,6 +131,16 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     df = df[ok].reset_index(drop=True)
     blocks = [(ex, X[ok]) for ex, X in blocks]
 
+    n_layers = None
+    if spec.head.kind == "weighted":  # a learnable mix of one encoder's layers (SUPERB style)
+        layered = [ex for ex, _ in blocks if ex.config.get("layer") == "all" and getattr(ex, "n_layers", None)]
+        if per_fold or len(blocks) != 1 or not layered:
+            from .errors import SpecError
+
+            raise SpecError('head "weighted" learns a mix of one encoder\'s layers: use exactly one '
+                            'extractor (hf-audio or hf-text) with layer = "all"')
+        n_layers = layered[0].n_layers
+
     # -- folds ---------------------------------------------------------------------
     from .protocol import make_folds
 
@@ -179,7 +189,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         head = make_head(h.kind, epochs=h.epochs, lr=h.lr, weight_decay=h.weight_decay,
                          batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
                          multilabel=task == "multilabel", regression=task == "regression",
-                         threshold=h.threshold, seed=spec.seed, C=h.C)
+                         threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers)
         head.fit(X[fold.train], Y[fold.train], X[fold.valid], Y[fold.valid], n_classes=len(classes))
         P = head.predict_proba(X[fold.test])
         pred = head.predict(X[fold.test])

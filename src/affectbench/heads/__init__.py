@@ -4,8 +4,9 @@ from __future__ import annotations
 from ..errors import UnknownNameError
 from .linear import LinearAdapter  # noqa: F401
 from .sklearn_head import LogRegHead  # noqa: F401
+from .weighted import WeightedLayerAdapter  # noqa: F401
 
-HEADS = {"linear": LinearAdapter, "logreg": LogRegHead}
+HEADS = {"linear": LinearAdapter, "weighted": WeightedLayerAdapter, "logreg": LogRegHead}
 
 
 def make_head(kind: str, **kwargs):
