@@ -66,3 +66,24 @@ def test_regression_head_recovers_a_linear_target():
         P = h.predict(X[420:])
         assert P.shape == (80, 2)
         assert np.abs(P - Y[420:]).mean() < 0.2
+
+
+def test_adamw_matches_torch_optim_adamw():
+    import torch
+
+    from affectbench.heads.linear import AdamW
+
+    torch.manual_seed(0)
+    a = torch.nn.Linear(5, 3)
+    b = torch.nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    ours = AdamW([(list(a.parameters()), 0.1)], lr=0.01)
+    ref = torch.optim.AdamW(b.parameters(), lr=0.01, weight_decay=0.1)
+    x, y = torch.randn(32, 5), torch.randint(0, 3, (32,))
+    for _ in range(25):
+        for model, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)

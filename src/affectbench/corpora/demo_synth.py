@@ -74,7 +74,6 @@ import pathlib
 import wave
 
 import numpy as np
-from scipy import signal
 
 __all__ = ["DEMO_EMOTIONS", "DEMO_VERSION", "synthesize_demo"]
 
@@ -290,6 +289,7 @@ def _glottal_pulse(phase: np.ndarray, oq: float) -> np.ndarray:
 
 
 def _fricative_bank(sr: int) -> list[np.ndarray]:
+    from scipy import signal  # lazy: importing scipy.signal costs ~1 s at startup
     nyq = sr / 2.0
     bands = [(3500.0, 7000.0), (2200.0, 4500.0), (1200.0, 6500.0), (4500.0, 7600.0)]
     out = []
@@ -302,6 +302,7 @@ def _fricative_bank(sr: int) -> list[np.ndarray]:
 
 def _synth_utterance(spk: dict, label: str, rng: np.random.Generator, sr: int,
                      fric_bank: list[np.ndarray]) -> np.ndarray:
+    from scipy import signal  # lazy: importing scipy.signal costs ~1 s at startup
     emo = {k: rng.normal(m, s) for k, (m, s) in _EMO[label].items()}
 
     duration = rng.uniform(1.2, 2.0)

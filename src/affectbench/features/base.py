@@ -97,6 +97,10 @@ class Extractor:
         return ""
 
     # -- work -----------------------------------------------------------------
+    def preload(self) -> None:
+        """Import heavy libraries in the parent before forking workers, so that each worker
+        inherits them instead of importing them again (seconds saved per worker)."""
+
     def setup(self) -> None:
         """Load models; called once per worker process, lazily."""
 

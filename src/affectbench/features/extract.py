@@ -113,6 +113,8 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
             if stop:
                 break
     else:
+        if ex.start_method == "fork":
+            ex.preload()
         ctx = mp.get_context(ex.start_method)
         threads = max(1, (mp.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,

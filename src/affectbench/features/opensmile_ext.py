@@ -17,6 +17,9 @@ class _OpenSmile(Extractor):
 
         return {"opensmile": version("opensmile")}
 
+    def preload(self):
+        import opensmile  # noqa: F401
+
     def setup(self):
         import opensmile
 

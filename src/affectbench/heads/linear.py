@@ -29,6 +29,49 @@ def _macro_f1(Y, P):
     return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
 
 
+class AdamW:
+    """AdamW (Loshchilov & Hutter), the same update as ``torch.optim.AdamW``.
+
+    Written out because ``torch.optim`` imports ``torch._dynamo`` on first use (about 1 s of a
+    run's start-up) and its per-step bookkeeping outweighs the arithmetic for a linear layer.
+    ``groups``: ``[(params, weight_decay), ...]``.
+    """
+
+    def __init__(self, groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        import torch
+
+        self.groups = [(list(ps), wd) for ps, wd in groups]
+        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
+        self.state = {id(p): (torch.zeros_like(p), torch.zeros_like(p))
+                      for ps, _ in self.groups for p in ps}
+
+    def zero_grad(self):
+        for ps, _ in self.groups:
+            for p in ps:
+                p.grad = None
+
+    def step(self):
+        import math
+
+        import torch
+
+        self.t += 1
+        bc1 = 1 - self.b1 ** self.t
+        bc2_sqrt = math.sqrt(1 - self.b2 ** self.t)
+        with torch.no_grad():
+            for ps, wd in self.groups:
+                for p in ps:
+                    if p.grad is None:
+                        continue
+                    m, v = self.state[id(p)]
+                    if wd:
+                        p.mul_(1 - self.lr * wd)  # decoupled weight decay
+                    m.lerp_(p.grad, 1 - self.b1)
+                    v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
+                    denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+                    p.addcdiv_(m, denom, value=-self.lr / bc1)
+
+
 class LinearAdapter:
     def __init__(self, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
                  batch_size: int = 128, patience: int = 20, class_balanced: bool = False,
@@ -53,16 +96,29 @@ class LinearAdapter:
         finally:
             torch.set_num_threads(threads)
 
+    def _build(self, d: int, k: int):
+        """The module and its parameter groups (params, weight decay); subclasses swap the module."""
+        import torch
+
+        model = torch.nn.Linear(d, k)
+        return model, [(list(model.parameters()), self.wd)]
+
+    def _check_input(self, X) -> None:
+        """Refuse inputs this head cannot take, before training (the weighted head checks shape)."""
+
     def _fit(self, X, y, Xv, yv, n_classes):
         import torch
 
+        self._check_input(X)
+        if Xv is not None and Xv.shape[0] > 0:
+            self._check_input(Xv)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         d = X.shape[1]
         k = n_classes or (y.shape[1] if (self.multilabel or self.regression) else int(y.max()) + 1)
         self.k = k
-        self.model = torch.nn.Linear(d, k)
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.wd)
+        self.model, groups = self._build(d, k)
+        opt = AdamW(groups, lr=self.lr)
         if self.regression:
             y = np.asarray(y, np.float32).reshape(len(y), -1)
             # targets are standardised for training and mapped back in decision()
@@ -86,15 +142,15 @@ class LinearAdapter:
         Xt = torch.as_tensor(np.asarray(X, np.float32)) if dense else None
         n = X.shape[0]
         has_valid = Xv is not None and Xv.shape[0] > 0
-        best, best_state, since = -np.inf, None, 0
+        best, best_state, since, epoch = -np.inf, None, 0, -1
         for epoch in range(self.epochs):
             self.model.train()
             perm = torch.randperm(n, generator=gen)
             for s in range(0, n, self.batch_size):
                 b = perm[s:s + self.batch_size]
                 xb = Xt[b] if dense else torch.as_tensor(_dense(X, b.numpy()), dtype=torch.float32)
-                opt.zero_grad()
                 loss = loss_fn(self.model(xb), Y[b])
+                opt.zero_grad()
                 loss.backward()
                 opt.step()
             if not has_valid:

@@ -8,7 +8,7 @@ mix towards uniform); the linear layer is, as in :class:`LinearAdapter`.
 
 Training, early stopping on validation UAR (macro-F1 for multi-label, mean CCC for
 regression), seeding, multi-label thresholds and regression target scaling are those of
-:class:`LinearAdapter`, whose ``_fit`` this mirrors with the layer mix in place of ``nn.Linear``;
+:class:`LinearAdapter`, with the layer mix in place of its ``nn.Linear`` (``_build``);
 ``state()`` adds the learned layer weights (they sum to 1) and the layer that weighs most.
 """
 from __future__ import annotations
@@ -84,72 +84,13 @@ class WeightedLayerAdapter(LinearAdapter):
                             f"pass its n_layers")
         return X.shape[1] // self.n_layers
 
-    def _fit(self, X, y, Xv, yv, n_classes):
-        # LinearAdapter._fit with the weighted-layer module in place of nn.Linear (fit() around it
-        # limits torch to one thread while training)
-        import torch
+    def _check_input(self, X) -> None:
+        self._check(X)
 
-        dim = self._check(X)
-        torch.manual_seed(self.seed)
-        gen = torch.Generator().manual_seed(self.seed)
-        k = n_classes or (y.shape[1] if (self.multilabel or self.regression) else int(y.max()) + 1)
-        self.k = k
-        self.model = _module(self.n_layers, dim, k)
-        opt = torch.optim.AdamW([
-            {"params": [self.model.layer_logits], "weight_decay": 0.0},
-            {"params": list(self.model.linear.parameters()), "weight_decay": self.wd},
-        ], lr=self.lr)
-        if self.regression:
-            y = np.asarray(y, np.float32).reshape(len(y), -1)
-            self.y_mu, self.y_sd = y.mean(0), np.maximum(y.std(0), 1e-6)
-            Y = torch.as_tensor((y - self.y_mu) / self.y_sd)
-            loss_fn = torch.nn.MSELoss()
-        elif self.multilabel:
-            Y = torch.as_tensor(np.asarray(y, np.float32))
-            pos = Y.mean(0).clamp(min=1e-4)
-            pw = ((1 - pos) / pos).sqrt() if self.class_balanced else None
-            loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pw)
-        else:
-            Y = torch.as_tensor(np.asarray(y, np.int64))
-            w = None
-            if self.class_balanced:
-                counts = np.bincount(y, minlength=k).astype(np.float32)
-                w = torch.as_tensor(np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0),
-                                    dtype=torch.float32)
-            loss_fn = torch.nn.CrossEntropyLoss(weight=w)
-        Xt = torch.as_tensor(np.asarray(X, np.float32))
-        n = X.shape[0]
-        has_valid = Xv is not None and Xv.shape[0] > 0
-        if has_valid:
-            self._check(Xv)
-        best, best_state, since, epoch = -np.inf, None, 0, -1
-        for epoch in range(self.epochs):
-            self.model.train()
-            perm = torch.randperm(n, generator=gen)
-            for s in range(0, n, self.batch_size):
-                b = perm[s:s + self.batch_size]
-                opt.zero_grad()
-                loss = loss_fn(self.model(Xt[b]), Y[b])
-                loss.backward()
-                opt.step()
-            if not has_valid:
-                continue
-            score = self._valid_score(Xv, yv)
-            self.history.append({"epoch": epoch, "valid": score})
-            if score > best + 1e-6:
-                best, since = score, 0
-                best_state = {kk: v.detach().clone() for kk, v in self.model.state_dict().items()}
-            else:
-                since += 1
-                if since >= self.patience:
-                    break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        self.best_valid = float(best) if has_valid else None
-        self.epochs_run = epoch + 1
-        if self.multilabel:
-            self._choose_thresholds(Xv if has_valid else X, yv if has_valid else y)
-        return self
+    def _build(self, d: int, k: int):
+        # The layer logits are not weight-decayed (decay would pull the mix towards uniform).
+        model = _module(self.n_layers, d // self.n_layers, k)
+        return model, [([model.layer_logits], 0.0), (list(model.linear.parameters()), self.wd)]
 
     def layer_weights(self) -> np.ndarray:
         import torch
