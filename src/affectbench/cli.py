@@ -46,6 +46,13 @@ def corpora_list():
     _console().print(t)
 
 
+def _reading(name: str):
+    """A spinner while a corpus is read (large corpora take seconds); on stderr."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(f"reading {name} …")
+
+
 def _manifest_path(name: str) -> Path:
     from .paths import home
 
@@ -60,7 +67,8 @@ def corpora_prepare(name: str, root: Optional[Path] = typer.Argument(None),
     from . import manifest as mf
     from . import prepare
 
-    p = prepare(name, root, on_error=on_error)
+    with _reading(name):
+        p = prepare(name, root, on_error=on_error)
     dest = out or _manifest_path(name)
     mf.save(p.manifest, dest)
     if out is not None:
@@ -107,7 +115,8 @@ def _load_manifest(name: str, root):
 
     c = get_corpus(name)
     if root is not None or not c.needs_root:
-        return c, prepare(name, root).manifest
+        with _reading(name):
+            return c, prepare(name, root).manifest
     mp = _manifest_path(name)
     if not mp.exists():
         raise AffectbenchError(f"corpus '{name}' has not been prepared: run "
@@ -157,7 +166,8 @@ def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
     """Check a copy against what the corpus should contain: counts, missing and unreadable files."""
     from . import prepare
 
-    p = prepare(name, root, on_error=on_error)
+    with _reading(name):
+        p = prepare(name, root, on_error=on_error)
     con = _console()
     con.print(f"[bold]{name}[/] at {p.root}: {len(p.manifest)} utterances read")
     for cav in p.caveats:
@@ -276,7 +286,8 @@ def extract_cmd(corpus: str, root: Optional[Path] = typer.Argument(None),
     from . import prepare
     from .features import extract, get_extractor
 
-    df = prepare(corpus, root, on_error=on_error).manifest
+    with _reading(corpus):
+        df = prepare(corpus, root, on_error=on_error).manifest
     ex = get_extractor(extractor)
     rep = _reporter(False)
     with rep.running():

@@ -54,7 +54,10 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     rep = reporter or Reporter()
     t0 = time.perf_counter()
     corpus = get_corpus(spec.corpus.name, **spec.corpus.options)
+    reading = rep.task(f"reading {corpus.name}", None)
     prepared = corpus.prepare(spec.corpus.root, on_error=spec.corpus.on_error)
+    reading(0, 1)
+    reading(1)
     problems = prepared.problems
     if problems and not spec.corpus.allow_partial:
         from .errors import CorpusError

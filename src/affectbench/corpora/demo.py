@@ -18,6 +18,15 @@ from .base import Corpus, register
 from .demo_synth import DEMO_EMOTIONS, DEMO_VERSION, synthesize_demo
 
 
+def _generator_hash() -> str:
+    """The generator's own source: an edit that forgets to bump DEMO_VERSION still regenerates."""
+    import hashlib
+
+    from . import demo_synth
+
+    return hashlib.sha1(Path(demo_synth.__file__).read_bytes()).hexdigest()[:8]
+
+
 @register
 class Demo(Corpus):
     name = "demo"
@@ -34,7 +43,7 @@ class Demo(Corpus):
         default_view="four")
 
     def read(self, root: Path | None, on_error, issues) -> pd.DataFrame:
-        out = Path(root) if root else home() / "demo" / f"v{DEMO_VERSION}"
+        out = Path(root) if root else home() / "demo" / f"v{DEMO_VERSION}-{_generator_hash()}"
         rows = synthesize_demo(out)
         keep = ("id", "speaker", "label", "text", "audio")
         return normalize([{k: r[k] for k in keep} | {"language": "en"} for r in rows], self.name)
