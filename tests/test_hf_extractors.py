@@ -6,7 +6,7 @@ or tokenizer) and loaded back by the extractor from that folder, exactly as a us
 from __future__ import annotations
 
 import math
-import os
+
 import shutil
 
 import numpy as np

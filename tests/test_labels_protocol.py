@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from affectbench.errors import LabelError, ProtocolError, SpecError
@@ -9,7 +8,6 @@ from affectbench.protocol import make_folds
 
 
 def frame(speakers, sessions=None, splits=None, labels=None):
-    n = len(speakers)
     return normalize([{"id": f"u{i}", "speaker": s, "session": (sessions or speakers)[i],
                        "split": splits[i] if splits else None,
                        "label": labels[i] if labels else "neutral"} for i, s in enumerate(speakers)], "t")

@@ -67,10 +67,13 @@ class Extractor:
         self.config = {**self.defaults, **config}
         self._ready = False
 
+    #: true for extractors that need a model folder from the user (nothing ships with them)
+    needs_model: ClassVar[bool] = False
+
     @classmethod
     def ready(cls) -> bool:
         """Whether it can run offline right now with what is installed (no model folder needed)."""
-        return True
+        return not cls.needs_model
 
     # -- identity -------------------------------------------------------------
     def versions(self) -> dict[str, str]:
@@ -128,6 +131,20 @@ class Extractor:
 
 def _where(item: dict, modality: str = "audio") -> str:
     return item.get(modality) or f"utterance {item.get('id')}"
+
+
+def texts_by_length(items: list[dict]) -> tuple[list, list[tuple[int, str]]]:
+    """Per-item result slots (empty texts already hold their MediaError) and the (index, text)
+    pairs sorted by length, so that batches of neighbours waste little padding."""
+    out: list = [None] * len(items)
+    texts = []
+    for i, it in enumerate(items):
+        try:
+            texts.append((i, text_of(it)))
+        except MediaError as e:
+            out[i] = e
+    texts.sort(key=lambda t: len(t[1]))
+    return out, texts
 
 
 def text_of(item: dict) -> str:

@@ -603,10 +603,7 @@ def _check_model_dir(path, extractor: str) -> Path:
 @register
 class HFVision(FaceExtractor):
     needs = "a local Hugging Face vision model folder (options: model = PATH)"
-
-    @classmethod
-    def ready(cls) -> bool:
-        return False  # no model ships with it; give a folder
+    needs_model = True
 
     name = "hf-vision"
     modality = "video"

@@ -294,10 +294,7 @@ class HFAudio(HFExtractorMixin, Extractor):
     """A speech encoder from a local Hugging Face folder (HuBERT, wav2vec 2.0, WavLM, data2vec, Whisper)."""
 
     needs = "a local Hugging Face speech model folder (options: model = PATH)"
-
-    @classmethod
-    def ready(cls) -> bool:
-        return False  # no model ships with it; give a folder
+    needs_model = True
 
     name = "hf-audio"
     modality = "audio"

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaError, SpecError
-from .base import Extractor, register, text_of
+from .base import Extractor, register, texts_by_length
 from .hf_audio import (WEIGHT_FILES, HFExtractorMixin, check_layer, check_model_dir, pick_device,
                        read_dims, select_layers)
 from .text_ext import _dir_fingerprint
@@ -47,10 +47,7 @@ class HFText(HFExtractorMixin, Extractor):
     """A text encoder from a local Hugging Face folder, pooled by [CLS] or mean."""
 
     needs = "a local Hugging Face text model folder (options: model = PATH)"
-
-    @classmethod
-    def ready(cls) -> bool:
-        return False  # no model ships with it; give a folder
+    needs_model = True
 
     name = "hf-text"
     modality = "text"
@@ -97,14 +94,7 @@ class HFText(HFExtractorMixin, Extractor):
 
         self.ensure_setup()
         c = self.config
-        out: list = [None] * len(items)
-        texts = []
-        for i, it in enumerate(items):
-            try:
-                texts.append((i, text_of(it)))
-            except MediaError as e:
-                out[i] = e
-        texts.sort(key=lambda t: len(t[1]))
+        out, texts = texts_by_length(items)
         want_hidden = c["layer"] != "last"
         bs = c["batch_size"]
         with torch.inference_mode():
@@ -177,14 +167,7 @@ class USEMultilingual(Extractor):
 
     def process_batch(self, items):
         self.ensure_setup()
-        out: list = [None] * len(items)
-        texts = []
-        for i, it in enumerate(items):
-            try:
-                texts.append((i, text_of(it)))
-            except MediaError as e:
-                out[i] = e
-        texts.sort(key=lambda t: len(t[1]))  # the encoder packs neighbours into token-budget batches
+        out, texts = texts_by_length(items)  # the encoder packs neighbours into token-budget batches
         if texts:
             try:
                 E = np.asarray(self._use.encode([t for _, t in texts]), np.float32)

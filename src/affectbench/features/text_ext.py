@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Extractor, register, text_of
+from .base import Extractor, register, texts_by_length
 
 
 def _dir_fingerprint(folder: Path) -> str:
@@ -72,14 +72,7 @@ class MiniLM(Extractor):
         import torch
 
         self.ensure_setup()
-        out: list = [None] * len(items)
-        texts = []
-        for i, it in enumerate(items):
-            try:
-                texts.append((i, text_of(it)))
-            except Exception as e:  # empty text: reported per item
-                out[i] = e
-        texts.sort(key=lambda t: len(t[1]))
+        out, texts = texts_by_length(items)
         bs = self.config["batch_size"]
         with torch.inference_mode():
             for s in range(0, len(texts), bs):
