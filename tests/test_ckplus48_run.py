@@ -33,3 +33,22 @@ def test_ckplus48_fer_features_subject_folds(tmp_path):
     recall = p["per_class_recall"]
     assert recall["happy"] > 0.9  # FER2013's strongest class
     assert "per-class recall" in res.report.read_text().lower()
+
+
+def test_ckplus48_with_face_detection_counts_misses(tmp_path):
+    """With Haar detection on, 48x48 crops are below the cascade's useful size for some images:
+    those are reported by path, left out under on_error = "skip", and counted in the report."""
+    pytest.importorskip("cv2")
+    root = shared_data("ckplus48")
+    res = ab.run(ab.load_spec(SPEC, [f"corpus.root={root}", f"output_dir={tmp_path}",
+                                     "corpus.on_error=skip", "metrics.bootstrap=50", "features.jobs=1",
+                                     "features.options.fer-image.detect=haar"]))
+    info = json.loads((res.folder / "run.json").read_text())
+    skipped = res.metrics["n_skipped"]
+    assert 0 < skipped < 981 and res.metrics["pooled"]["n"] == 981 - skipped
+    assert all("no face" in f["problem"] for f in info["failures"])
+    stats = info["features"][0]["stats"]
+    assert stats["frames"] == 981 - skipped and stats["frames_without_face"] == 0
+    report = res.report.read_text()
+    assert f"skipped {skipped} utterance(s)" in report
+    assert f"({skipped} item(s) with no face at all were left out)" in report

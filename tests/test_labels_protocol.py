@@ -76,3 +76,10 @@ def test_fixed_folds_and_bad_kinds():
         make_folds(df, "folds", folds=[["01"], ["99"]])
     with pytest.raises(SpecError, match="unknown protocol kind 'lopo'"):
         make_folds(df, "lopo")
+
+
+def test_fixed_folds_after_skipped_files_drop_empty_groups():
+    df = frame(["01", "02", "03", "04"] * 3)
+    folds = make_folds(df, "folds", folds=[["01", "05"], ["02"], ["06"], ["03", "04"]],
+                       missing_groups="drop")
+    assert [f.test_groups for f in folds] == [["01"], ["02"], ["03", "04"]]

@@ -45,7 +45,7 @@ def fold_fingerprint(ids: pd.Series, fold: Fold) -> str:
 def make_folds(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker",
                valid_groups: int = 1, folds: list[list[str]] | None = None,
                seed: int = 0, splits: tuple[str, str, str] = ("train", "dev", "test"),
-               speaker_independent: bool | None = None) -> list[Fold]:
+               speaker_independent: bool | None = None, missing_groups: str = "raise") -> list[Fold]:
     """Build folds over ``df`` (a label view's frame, one row per utterance).
 
     kind:
@@ -54,6 +54,8 @@ def make_folds(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker",
       - ``folds``: fixed test folds, each a list of ``group`` values (e.g. RAVDESS actors);
       - ``official``: the corpus's train/dev/test split (``splits`` names them).
     ``valid_groups`` training groups are held out for validation (early stopping).
+    ``missing_groups="drop"`` lets fixed folds name groups that have no utterances left (all
+    their files were skipped as unreadable); a fold left with no test group is dropped.
     """
     if kind not in KINDS:
         raise SpecError(f"unknown protocol kind '{kind}'. Valid: {', '.join(KINDS)}")
@@ -74,8 +76,10 @@ def make_folds(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker",
             raise SpecError("protocol kind 'folds' needs protocol.folds = [[group, ...], ...]")
         test_sets = [[str(x) for x in f] for f in folds]
         missing = sorted({x for f in test_sets for x in f} - set(uniq))
-        if missing:
+        if missing and missing_groups != "drop":
             raise ProtocolError(f"fixed folds name {group} values not in the data: {missing}")
+        test_sets = [[x for x in f if x in set(uniq)] for f in test_sets]
+        test_sets = [f for f in test_sets if f]
     else:
         test_sets = [[u] for u in uniq]
     if len(test_sets) < 2:

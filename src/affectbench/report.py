@@ -71,6 +71,9 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         + ("; blocks scaled to unit norm before concatenation" if len(info["features"]) > 1 else ""),
         f"- head: `{info['spec']['head']['kind']}`; seed {info['spec']['seed']}",
     ]
+    for f in info["features"]:
+        if f.get("stats_text"):
+            lines.append(f"- {f['extractor']}: {f['stats_text']}")
     if info["failures"]:
         lines.append(f"- **skipped {len(info['failures'])} utterance(s)** that could not be read "
                      "(listed below)")

@@ -148,7 +148,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     from .protocol import make_folds
 
     folds = make_folds(df, kind, group=group, valid_groups=spec.protocol.valid_groups,
-                       folds=fixed_folds, seed=spec.seed, speaker_independent=spk_indep)
+                       folds=fixed_folds, seed=spec.seed, speaker_independent=spk_indep,
+                       missing_groups="drop" if failures else "raise")
 
     # -- heads -----------------------------------------------------------------------
     from .heads import make_head

@@ -92,7 +92,7 @@ class Extractor:
     def split_stats(self, X: np.ndarray) -> tuple[np.ndarray, dict]:
         """Separate trailing count columns from features; return (features, summed counts)."""
         k = len(self.stat_names)
-        if not k:
+        if not k or X.ndim != 2 or X.shape[1] < k:  # nothing extracted: no counts to split
             return X, {}
         return X[:, :-k], {n: int(X[:, -k + i].sum()) for i, n in enumerate(self.stat_names)}
 

@@ -362,6 +362,7 @@ class FaceExtractor(Extractor):
 
     def describe_stats(self, stats, failed=0):
         return describe_stats(stats, failed) if stats else ""
+
     #: with tracking, the whole frame is still searched on every REDETECT-th sampled frame
     REDETECT: ClassVar[int] = 10
 
@@ -463,16 +464,8 @@ class FaceExtractor(Extractor):
 
 
 def split_stats(ex: Extractor, X: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
-    """Cut the trailing count columns off an extractor's cached vectors; return (features, sums).
-
-    Extractors without ``stat_names`` pass through with an empty dict.
-    """
-    names = tuple(getattr(ex, "stat_names", ()) or ())
-    if not names or X.size == 0:
-        return X, {}
-    k = len(names)
-    S = np.nan_to_num(X[:, -k:])
-    return X[:, :-k], {n: int(round(float(S[:, i].sum()))) for i, n in enumerate(names)}
+    """Cut the trailing count columns off an extractor's cached vectors; return (features, sums)."""
+    return ex.split_stats(X)
 
 
 def describe_stats(stats: dict[str, int], n_failed: int = 0) -> str:
