@@ -51,3 +51,20 @@ def test_wrong_root_says_what_was_expected(tmp_path):
         ab.prepare("goemotions", tmp_path)
     with pytest.raises(CorpusError, match="not a folder"):
         ab.prepare("emodb", tmp_path / "missing")
+
+
+def test_stats_json_multilabel_view_counts_each_label():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = shared_data("goemotions")
+    r = subprocess.run([sys.executable, "-m", "affectbench.cli", "corpora", "stats", "goemotions", str(root),
+                        "--view", "ekman", "--json"], capture_output=True, text=True, env=os.environ.copy())
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["total"] == 54263 and st["split"] == {"dev": 5426, "test": 5427, "train": 43410}
+    assert set(st["label"]) == {"anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"}
+    assert sum(st["label"].values()) > st["total"]  # multi-label: more labels than comments
+    assert sum(row["test"] for row in st["label_by_split"].values()) >= 5427

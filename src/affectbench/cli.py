@@ -131,26 +131,35 @@ def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
     """Counts by label × split, group and speaker (from ROOT, or the last prepared manifest)."""
     c, df = _load_manifest(name, root)
     target = "label"
+    note = ""
     if view:
         v = c.labelset.view(view)
         df = v.apply(df)
-        if v.task != "single_label":
-            df["y"] = df["y"].map(lambda ys: ";".join(map(str, ys)))
         target = "y"
-    st = stats_dict(df, target)
+        if v.task == "regression":  # continuous targets: counts by split/group/speaker only
+            df["y"] = None
+        if v.task == "multilabel":  # each utterance counts once under every label it carries
+            st = stats_dict(df.assign(y=None), target)
+            per_label = stats_dict(df.explode("y"), target)
+            st["label"], st["label_by_split"] = per_label["label"], per_label.get("label_by_split")
+            note = " (multi-label: an utterance counts once under each of its labels)"
+        else:
+            st = stats_dict(df, target)
+    else:
+        st = stats_dict(df, target)
     if as_json:
         print(json.dumps(st, indent=2))
         return
     from rich.table import Table
 
     con = _console()
-    con.print(f"[bold]{name}[/]{f' (view {view})' if view else ''}: {st['total']} utterances")
+    con.print(f"[bold]{name}[/]{f' (view {view})' if view else ''}: {st['total']} utterances{note}")
     if st.get("label_by_split"):
         splits = sorted({sp for row in st["label_by_split"].values() for sp in row})
         t = Table("class", *splits, "total", title="class × split")
         for lab, row in st["label_by_split"].items():
             t.add_row(lab, *[str(row.get(sp, 0)) for sp in splits], str(sum(row.values())))
-        t.add_row("[bold]total[/]", *[str(st["split"].get(sp, 0)) for sp in splits], str(st["total"]))
+        t.add_row("[bold]utterances[/]", *[str(st["split"].get(sp, 0)) for sp in splits], str(st["total"]))
         con.print(t)
     for key in ("label", "labels", "group", "speaker"):
         if st.get(key) and not (key == "label" and st.get("label_by_split")):
