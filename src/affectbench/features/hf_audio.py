@@ -215,6 +215,16 @@ class HFExtractorMixin:
             self._fingerprint = model_files_fingerprint(self.model_dir)
         return self._fingerprint
 
+    def _open_model_dir(self) -> dict:
+        """Check the model folder, read its layer count and width, check the layer choice."""
+        c = self.config
+        self.model_dir = check_model_dir(c["model"], self.name, self.NEED)
+        n, d = read_dims(self.model_dir)
+        self.n_layers = n + 1 if n else None
+        self.layer_dim = d
+        check_layer(self.name, c["layer"], c["k"], self.n_layers)
+        return c
+
     def identity(self):
         ident = super().identity()
         cfg = {k: v for k, v in ident["config"].items() if k not in NOT_IN_IDENTITY}
@@ -314,12 +324,7 @@ class HFAudio(HFExtractorMixin, Extractor):
 
     def __init__(self, **config):
         super().__init__(**config)
-        c = self.config
-        self.model_dir = check_model_dir(c["model"], self.name, self.NEED)
-        n, d = read_dims(self.model_dir)
-        self.n_layers = n + 1 if n else None
-        self.layer_dim = d
-        check_layer(self.name, c["layer"], c["k"], self.n_layers)
+        c = self._open_model_dir()
         if c["pooling"] != "mean":
             raise SpecError(f"extractor '{self.name}': pooling must be 'mean', got {c['pooling']!r}")
         for key in ("chunk_seconds", "max_seconds"):

@@ -34,8 +34,7 @@ import numpy as np
 
 from ..errors import MediaError, SpecError
 from .base import Extractor, register, texts_by_length
-from .hf_audio import (WEIGHT_FILES, HFExtractorMixin, check_layer, check_model_dir, pick_device,
-                       read_dims, select_layers)
+from .hf_audio import WEIGHT_FILES, HFExtractorMixin, pick_device, select_layers
 from .text_ext import _dir_fingerprint
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model",
@@ -63,12 +62,7 @@ class HFText(HFExtractorMixin, Extractor):
 
     def __init__(self, **config):
         super().__init__(**config)
-        c = self.config
-        self.model_dir = check_model_dir(c["model"], self.name, self.NEED)
-        n, d = read_dims(self.model_dir)
-        self.n_layers = n + 1 if n else None
-        self.layer_dim = d
-        check_layer(self.name, c["layer"], c["k"], self.n_layers)
+        c = self._open_model_dir()
         if c["pooling"] not in ("cls", "mean"):
             raise SpecError(f"extractor '{self.name}': pooling must be 'cls' or 'mean', got {c['pooling']!r}")
         for key in ("max_length", "batch_size"):
