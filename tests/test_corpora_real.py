@@ -1,4 +1,6 @@
 """EmoDB and GoEmotions read from ../shared/data exactly as distributed (skipped when absent)."""
+import shutil
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,16 @@ def test_stats_json_multilabel_view_counts_each_label():
     assert set(st["label"]) == {"anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"}
     assert sum(st["label"].values()) > st["total"]  # multi-label: more labels than comments
     assert sum(row["test"] for row in st["label_by_split"].values()) >= 5427
+
+
+def test_misnamed_file_raises_by_name_or_is_skipped_and_listed(tmp_path):
+    src = shared_data("emodb") / "wav"
+    (tmp_path / "wav").mkdir()
+    for p in sorted(src.glob("03a0*.wav")):
+        shutil.copy(p, tmp_path / "wav")
+    shutil.copy(p, tmp_path / "wav" / "take7.wav")
+    with pytest.raises(CorpusError, match=r"take7\.wav: name does not follow SSTTTEv\.wav.*on_error='skip'"):
+        ab.prepare("emodb", tmp_path)
+    p = ab.prepare("emodb", tmp_path, on_error="skip")
+    assert p.issues.skipped == [(str(tmp_path / "wav" / "take7.wav"), "name does not follow SSTTTEv.wav")]
+    assert "take7" not in set(p.manifest["id"])

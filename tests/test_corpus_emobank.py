@@ -105,3 +105,20 @@ def test_manifest_round_trip(tmp_path):
     # check_dtype=False: manifest.normalize leaves "corpus" a NaN-backed string column, load() an
     # NA-backed one (reported to the manifest owner); the values must be identical
     pd.testing.assert_frame_equal(df, back, check_dtype=False)
+
+
+def test_empty_text_with_a_per_fold_extractor(tmp_path):
+    """TF-IDF is fitted per fold, yet an empty text is refused up front by id, or skipped and counted."""
+    import affectbench as ab
+    from affectbench.errors import MediaError
+
+    root = build_emobank(tmp_path / "eb", n_train=40, n_dev=10, n_test=10,
+                         extra_rows=[["blank_1_2", "train", 3.0, 3.0, 3.0, "   "]])
+    data = {"name": "emobank-blank", "output_dir": str(tmp_path / "runs"),
+            "corpus": {"name": "emobank", "root": str(root), "allow_partial": True},
+            "features": {"extractors": ["tfidf"]}, "metrics": {"bootstrap": 0}}
+    with pytest.raises(MediaError, match=r"utterance blank_1_2: empty text \(1 in all\)"):
+        ab.run(ab.load_spec(data=data))
+    data["corpus"]["on_error"] = "skip"
+    res = ab.run(ab.load_spec(data=data))
+    assert res.metrics["n_skipped"] == 1 and "skipped 1 utterance" in res.report.read_text()

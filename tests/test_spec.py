@@ -50,3 +50,12 @@ def test_resolved_spec_round_trips_through_toml(tmp_path):
     p.write_text(dump_toml(s.to_dict()))
     again = load_spec(p)
     assert again.to_dict() == s.to_dict()
+
+
+def test_examples_demo_toml_is_the_builtin_demo():
+    from pathlib import Path
+
+    from affectbench.demo import demo_spec
+
+    example = load_spec(Path(__file__).parents[1] / "examples" / "demo.toml").to_dict()
+    assert example == demo_spec().to_dict()

@@ -96,12 +96,12 @@ def stats_dict(df, target: str = "label") -> dict:
         c = Counter(x for ls in df["labels"].dropna() for x in ls)
         out["labels"] = dict(sorted(c.items()))
     if df["split"].notna().any() and df[target].notna().any():
-        tab = pd_crosstab(df, target)
+        tab = _label_by_split(df, target)
         out["label_by_split"] = tab
     return out
 
 
-def pd_crosstab(df, target):
+def _label_by_split(df, target):
     import pandas as pd
 
     t = pd.crosstab(df[target].astype(object), df["split"].astype(object))

@@ -114,20 +114,17 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         full[res.ok] = X
         blocks.append((ex, full))
         ok &= res.ok
-    for ex in per_fold:  # per-fold extractors still refuse empty input up front
-        from .features.base import text_of
+    for ex in per_fold:  # fitted per fold, but empty texts are refused up front like any input
         from .errors import MediaError
+        from .features.base import texts_by_length
 
-        bad = []
-        for i, r in enumerate(df[["id", "text"]].to_dict("records")):
-            try:
-                text_of(r)
-            except MediaError as e:
-                bad.append(i)
-                failures.append((e.path, e.problem))
-        if bad and spec.corpus.on_error == "raise":
-            p, prob = failures[-len(bad)]
-            raise MediaError(p, f"{prob} ({len(bad)} in all); set on_error = \"skip\" to leave them out")
+        slots, _ = texts_by_length(df[["id", "text"]].to_dict("records"))
+        bad = [i for i, r in enumerate(slots) if r is not None]
+        fails = [(slots[i].path, slots[i].problem) for i in bad]
+        if fails and spec.corpus.on_error == "raise":
+            raise MediaError(fails[0][0], f"{fails[0][1]} ({len(fails)} in all); set on_error = "
+                                          "\"skip\" to leave them out")
+        failures += fails
         ok[bad] = False
     if not ok.all():
         rep.log(f"[yellow]skipping {int((~ok).sum())} utterance(s) that failed extraction[/]")
@@ -172,6 +169,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     preds, fold_metrics, fold_info = [], [], []
     from . import metrics as M
 
+    score = {"regression": M.regression, "multilabel": M.multilabel, "single_label": M.classification}[task]
     upd = rep.task("folds", len(folds))
     upd(0, len(folds))
     for k, fold in enumerate(folds):
@@ -196,9 +194,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
                          threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers)
         head.fit(X[fold.train], Y[fold.train], X[fold.valid], Y[fold.valid], n_classes=len(classes))
         P = head.predict_proba(X[fold.test])
-        pred = head.predict(X[fold.test])
-        score = {"regression": M.regression, "multilabel": M.multilabel,
-                 "single_label": M.classification}[task]
+        pred = head.decide(P)
         m = score(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci,
                   seed=spec.seed)
         m["fold"] = fold.name

@@ -45,14 +45,36 @@ def corpus_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+SKIP_HINT = "; set on_error='skip' to leave such items out"
+
+
 @dataclass
 class Issues:
-    """What went wrong while reading a corpus under ``on_error='skip'``."""
+    """What went wrong while reading a corpus: raised at once under ``on_error='raise'``,
+    recorded (and later listed and counted) under ``on_error='skip'``."""
 
+    on_error: str = "raise"
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path/id, problem)
 
     def add(self, where, problem: str) -> None:
         self.skipped.append((str(where), problem))
+
+    def problem(self, where, problem: str, message: str | None = None) -> None:
+        """Raise ``message`` (default ``where: problem``) or record ``(where, problem)``."""
+        if self.on_error == "raise":
+            raise CorpusError(message or f"{where}: {problem}")
+        self.add(where, problem)
+
+    def bad_files(self, bad: list[tuple], expected: str, what: str = "") -> None:
+        """Files that do not belong to the layout: raise naming the first (and the count) or
+        record them all."""
+        if not bad:
+            return
+        p, why = bad[0]
+        more = f" ({len(bad)} files in all)" if len(bad) > 1 else ""
+        self.problem(p, why, f"{p}: {what}{why}{more}. Expected {expected}{SKIP_HINT}")
+        for p, why in bad[1:]:
+            self.add(p, why)
 
 
 class Corpus:
@@ -97,7 +119,7 @@ class Corpus:
             if not root.is_dir():
                 raise CorpusError(f"{root}: not a folder. Expected a {self.title or self.name} root: "
                                   f"{self.layout_hint}")
-        issues = Issues()
+        issues = Issues(on_error)
         df = self.read(root, on_error, issues)
         return Prepared(self, df, issues, self.caveats(df), None if root is None else str(root))
 

@@ -169,14 +169,7 @@ class CKPlus(Corpus):
         else:
             rows = self._read_48(root, bad)
             self.expected = _expected(3, False)
-        if bad:
-            if on_error == "raise":
-                p, why = bad[0]
-                more = f" ({len(bad)} problems in all)" if len(bad) > 1 else ""
-                raise CorpusError(f"{p}: {why}{more}. Expected {self.layout_hint}; set "
-                                  "on_error='skip' to leave such files out")
-            for p, why in bad:
-                issues.add(p, why)
+        issues.bad_files(bad, self.layout_hint)
         if not rows:
             raise CorpusError(f"{root}: no labelled CK+ images found. Expected {self.layout_hint}")
         return normalize(rows, self.name)

@@ -140,14 +140,7 @@ class CremaD(Corpus):
                     meta.update(demo.loc[f["actor"]].to_dict())
                 row["meta"] = json.dumps(meta, default=str)
             rows.append(row)
-        if bad:
-            if on_error == "raise":
-                p, why = bad[0]
-                more = f" ({len(bad)} files in all)" if len(bad) > 1 else ""
-                raise CorpusError(f"{p}: not a valid CREMA-D file name: {why}{more}. Expected "
-                                  f"{self.layout_hint}; set on_error='skip' to leave such files out")
-            for p, why in bad:
-                issues.add(p, why)
+        issues.bad_files(bad, self.layout_hint, what="not a valid CREMA-D file name: ")
         if not rows:
             raise CorpusError(f"{wav}: no CREMA-D wav files. Expected {self.layout_hint}")
         return normalize(rows, self.name)

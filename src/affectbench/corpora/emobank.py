@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import CorpusError, LabelError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
-from .base import Corpus, register
+from .base import SKIP_HINT, Corpus, register
 
 COLUMNS = ("id", "split", "V", "A", "D", "text")
 SPLITS = {"train": 8062, "dev": 1000, "test": 1000}
@@ -93,10 +93,7 @@ class EmoBank(Corpus):
                     rows.append(self._row(rec, col))
                 except ValueError as e:
                     where = f"{path}:{lineno}"
-                    if on_error == "raise":
-                        raise CorpusError(f"{where}: {e}: {rec!r:.100}; set on_error='skip' to leave "
-                                          "such rows out") from None
-                    issues.add(where, str(e))
+                    issues.problem(where, str(e), f"{where}: {e}: {rec!r:.100}{SKIP_HINT}")
         if not rows:
             raise CorpusError(f"{path}: no sentences. Expected {self.layout_hint}")
         return normalize(rows, self.name)

@@ -43,23 +43,18 @@ class EmoDB(Corpus):
         wav = root / "wav"
         if not wav.is_dir():
             raise CorpusError(f"{root}: not an EmoDB root: no wav/ folder. Expected {self.layout_hint}")
-        rows, odd = [], []
+        rows, bad = [], []
         for p in sorted(wav.iterdir()):
             m = NAME.match(p.name)
             if not m:
                 if p.suffix.lower() == ".wav":
-                    odd.append(p.name)
+                    bad.append((p, "name does not follow SSTTTEv.wav"))
                 continue
             spk, text, letter, version = m.groups()
             rows.append({"id": p.stem, "speaker": spk, "session": spk, "audio": str(p),
                          "text": None, "language": "de", "label": LETTERS[letter],
                          "dialogue": text})
-        if odd:
-            msg = f"{wav}: {len(odd)} .wav files do not follow the EmoDB naming (e.g. {odd[:3]})"
-            if on_error == "raise":
-                raise CorpusError(msg + "; set on_error='skip' to ignore them")
-            for o in odd:
-                issues.add(wav / o, "name does not follow SSTTTEv.wav")
+        issues.bad_files(bad, self.layout_hint)
         if not rows:
             raise CorpusError(f"{wav}: no EmoDB wav files. Expected {self.layout_hint}")
         from ..manifest import normalize

@@ -75,10 +75,8 @@ class GoEmotions(Corpus):
                         text, ids, cid = rec
                         labels = [names[int(i)] for i in ids.split(",")]
                     except (ValueError, IndexError) as e:
-                        msg = f"{path}:{lineno}: malformed line ({e}): {rec!r:.80}"
-                        if on_error == "raise":
-                            raise CorpusError(msg) from None
-                        issues.add(f"{path}:{lineno}", "malformed line")
+                        issues.problem(f"{path}:{lineno}", "malformed line",
+                                       f"{path}:{lineno}: malformed line ({e}): {rec!r:.80}")
                         continue
                     rows.append({"id": cid, "split": split, "text": text, "labels": labels,
                                  "language": "en", "label": labels[0] if len(labels) == 1 else None})

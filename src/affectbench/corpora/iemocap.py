@@ -45,7 +45,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import COLUMNS, normalize
-from .base import Corpus, register
+from .base import SKIP_HINT, Corpus, register
 
 #: corpus code -> manifest label
 CODES = {"neu": "neutral", "fru": "frustrated", "sad": "sad", "sur": "surprise", "ang": "angry",
@@ -116,7 +116,7 @@ class IEMOCAP(Corpus):
         for k, sdir in sessions:
             ev = sdir / "dialog" / "EmoEvaluation"
             if not ev.is_dir():
-                self._problem(on_error, issues, ev, f"{sdir.name} has no dialog/EmoEvaluation/ folder; "
+                issues.problem(ev, f"{sdir.name} has no dialog/EmoEvaluation/ folder; "
                               f"expected {self.layout_hint}")
                 continue
             # Only the files directly inside: the per-rater sub-folders repeat the same turns.
@@ -156,10 +156,8 @@ class IEMOCAP(Corpus):
         for order, t in enumerate(turns):
             wav = wav_dir / f"{t['id']}.wav"
             if wav.name not in wavs:
-                msg = f"{path}:{t['lineno']}: turn {t['id']}: its audio {wav} is missing"
-                if on_error == "raise":
-                    raise CorpusError(msg + "; set on_error='skip' to leave such turns out")
-                issues.add(wav, f"missing audio for turn {t['id']} ({path.name}:{t['lineno']})")
+                issues.problem(wav, f"missing audio for turn {t['id']} ({path.name}:{t['lineno']})",
+                               f"{path}:{t['lineno']}: turn {t['id']}: its audio {wav} is missing{SKIP_HINT}")
                 continue
             row = {"id": t["id"], "speaker": t["speaker"], "session": t["session"],
                    "dialogue": dialog, "turn": order, "audio": str(wav), "video": video,
@@ -201,10 +199,8 @@ class IEMOCAP(Corpus):
                         raise ValueError("expected a turn head '[start - end]<TAB>id<TAB>label<TAB>"
                                          "[v, a, d]', a rater line 'C-…:' / 'A-…:', or a '%' comment")
                 except ValueError as e:
-                    msg = f"{path}:{lineno}: malformed line ({e}): {line[:100]!r}"
-                    if on_error == "raise":
-                        raise CorpusError(msg) from None
-                    issues.add(f"{path}:{lineno}", f"malformed line: {e}")
+                    issues.problem(f"{path}:{lineno}", f"malformed line: {e}",
+                                   f"{path}:{lineno}: malformed line ({e}): {line[:100]!r}")
         return turns
 
     @staticmethod
@@ -221,11 +217,6 @@ class IEMOCAP(Corpus):
         return {"id": tid, "start": float(start), "end": float(end), "label": CODES[code],
                 "v": float(v), "a": float(a), "d": float(d), "speaker": spk, "session": tid[:5],
                 "votes": {"categorical": [], "dimensional": []}}
-
-    def _problem(self, on_error, issues, where, msg):
-        if on_error == "raise":
-            raise CorpusError(f"{where}: {msg}")
-        issues.add(where, msg)
 
     def caveats(self, df: pd.DataFrame) -> list[str]:
         out = []

@@ -207,10 +207,7 @@ class MELD(Corpus):
                     raise ValueError(f"dia{d}_utt{u} already appears on line {seen[(d, u)]}")
                 seen[(d, u)] = lineno
             except ValueError as e:
-                msg = f"{path}:{lineno}: malformed row ({e})"
-                if on_error == "raise":
-                    raise CorpusError(msg) from None
-                issues.add(f"{path}:{lineno}", f"malformed row: {e}")
+                issues.problem(f"{path}:{lineno}", f"malformed row: {e}", f"{path}:{lineno}: malformed row ({e})")
                 continue
             yield {"id": f"{split}_dia{d}_utt{u}", "speaker": fix_mojibake(rec[col["Speaker"]].strip()),
                    "dialogue": f"{split}_dia{d}", "turn": u, "split": split,

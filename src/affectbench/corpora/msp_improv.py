@@ -43,7 +43,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
-from .base import Corpus, register
+from .base import SKIP_HINT, Corpus, register
 
 CATEGORIES = {"A": "angry", "H": "happy", "S": "sad", "N": "neutral", "O": "other", "X": "xxx"}
 LABELS = tuple(CATEGORIES.values())
@@ -110,11 +110,9 @@ class MSPImprov(Corpus):
                 m = UTT.match(uid[len("MSP-IMPROV-"):])
                 where = (root / "Audio" / u["session"] / f"S{m['sent']}{m['scen']}" / m["cond"]
                          / f"{uid}.wav")
-                msg = f"{ev}:{u['lineno']}: utterance {uid}: its audio {where} is missing"
-                if on_error == "raise":
-                    raise CorpusError(msg + " (searched Audio/ and session*/ at the root); set "
-                                            "on_error='skip' to leave such utterances out")
-                issues.add(where, f"missing audio for {uid} ({ev.name}:{u['lineno']})")
+                issues.problem(where, f"missing audio for {uid} ({ev.name}:{u['lineno']})",
+                               f"{ev}:{u['lineno']}: utterance {uid}: its audio {where} is missing "
+                               f"(searched Audio/ and session*/ at the root){SKIP_HINT}")
                 continue
             rows.append({"id": uid, "speaker": u["speaker"], "session": u["session"],
                          "audio": wav, "video": avis.get(uid), "text": texts.get(uid),
@@ -164,10 +162,8 @@ class MSPImprov(Corpus):
                     else:
                         _rater(cur["votes"], line)
                 except ValueError as e:
-                    msg = f"{path}:{lineno}: malformed line ({e}): {line[:100]!r}"
-                    if on_error == "raise":
-                        raise CorpusError(msg) from None
-                    issues.add(f"{path}:{lineno}", f"malformed line: {e}")
+                    issues.problem(f"{path}:{lineno}", f"malformed line: {e}",
+                                   f"{path}:{lineno}: malformed line ({e}): {line[:100]!r}")
         if not utts:
             raise CorpusError(f"{path}: no 'UTD-IMPROV-…' lines: this is not an MSP-IMPROV "
                               f"evaluation file. Expected {self.layout_hint}")
@@ -249,10 +245,8 @@ def _transcripts(root: Path, on_error, issues) -> dict[str, str]:
             i, j = header.index("id"), header.index("text")
             for rec in rd:
                 if len(rec) <= max(i, j):
-                    msg = f"{p}:{rd.line_num}: transcript row has {len(rec)} fields, needs id and text"
-                    if on_error == "raise":
-                        raise CorpusError(msg)
-                    issues.add(f"{p}:{rd.line_num}", "malformed transcript row")
+                    issues.problem(f"{p}:{rd.line_num}", "malformed transcript row",
+                                   f"{p}:{rd.line_num}: transcript row has {len(rec)} fields, needs id and text")
                     continue
                 if rec[i].strip():
                     out.setdefault(utterance_id(rec[i]), rec[j].strip())

@@ -177,14 +177,7 @@ class RAVDESS(Corpus):
                                    f"(the first is {t[slot]})"))
                     continue
                 t[slot] = p
-        if bad:
-            if on_error == "raise":
-                p, why = bad[0]
-                more = f" ({len(bad)} files in all)" if len(bad) > 1 else ""
-                raise CorpusError(f"{p}: {why}{more}. Expected "
-                                  f"{self.layout_hint}; set on_error='skip' to leave such files out")
-            for p, why in bad:
-                issues.add(p, why)
+        issues.bad_files(bad, self.layout_hint)
         rows = []
         for take_id in sorted(takes):
             t = takes[take_id]

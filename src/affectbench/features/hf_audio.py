@@ -180,24 +180,9 @@ def pick_device(name: str):
 
 
 def model_files_fingerprint(d: Path) -> str:
-    """Hash of every file's relative path and full content (sha1 remembered by path/size/mtime).
+    from .store import folder_fingerprint
 
-    Full content, not a sample: a checkpoint fine-tuned in place keeps its size and its
-    safetensors header, and may change only tensors in the middle of the file.
-    """
-    import hashlib
-
-    from .store import FileHashes
-
-    h = hashlib.sha256()
-    hashes = FileHashes()
-    try:
-        for p in sorted(d.rglob("*")):
-            if p.is_file() and not p.name.startswith("."):
-                h.update(f"{p.relative_to(d).as_posix()}|{hashes.get(str(p))}\n".encode())
-    finally:
-        hashes.close()
-    return h.hexdigest()[:16]
+    return folder_fingerprint(d)
 
 
 class HFExtractorMixin:

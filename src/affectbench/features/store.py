@@ -68,6 +68,30 @@ class FileHashes:
         self._con.close()
 
 
+def files_fingerprint(paths, base: Path | None = None) -> str:
+    """Hash of files' names and full contents (sha1 remembered by path/size/mtime).
+
+    Full content, not a sample: a checkpoint fine-tuned in place keeps its size and its
+    safetensors header, and may change only tensors in the middle of the file.
+    """
+    h = hashlib.sha256()
+    hashes = FileHashes()
+    try:
+        for p in paths:
+            p = Path(p)
+            name = p.relative_to(base).as_posix() if base else p.name
+            h.update(f"{name}|{hashes.get(str(p))}\n".encode())
+    finally:
+        hashes.close()
+    return h.hexdigest()[:16]
+
+
+def folder_fingerprint(d: Path) -> str:
+    """:func:`files_fingerprint` of every file in a model folder (hidden files left out)."""
+    d = Path(d)
+    return files_fingerprint(sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith(".")), d)
+
+
 def _num(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.4f}"
 

@@ -1,27 +1,11 @@
 """Text extractors: the packaged MiniLM sentence encoder and per-fold TF-IDF."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from .base import Extractor, register, texts_by_length
-
-
-def _dir_fingerprint(folder: Path) -> str:
-    """Hash of the model files' names, sizes and first/last bytes: cheap and changes with the weights."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            st = p.stat()
-            h.update(f"{p.relative_to(folder)}|{st.st_size}".encode())
-            with open(p, "rb") as f:
-                h.update(f.read(65536))
-                if st.st_size > 65536:
-                    f.seek(-65536, 2)
-                    h.update(f.read())
-    return h.hexdigest()[:16]
 
 
 @register
@@ -53,7 +37,9 @@ class MiniLM(Extractor):
         return {"transformers": version("transformers"), "torch": version("torch")}
 
     def model_fingerprint(self):
-        return _dir_fingerprint(self.model_dir())
+        from .store import folder_fingerprint
+
+        return folder_fingerprint(self.model_dir())
 
     def setup(self):
         import os

@@ -227,7 +227,10 @@ class LinearAdapter:
         self.thresholds = th
 
     def predict(self, X) -> np.ndarray:
-        P = self.predict_proba(X)
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, P: np.ndarray) -> np.ndarray:
+        """Predictions from ``predict_proba`` output (class index, label mask or values)."""
         if self.regression:
             return P
         if self.multilabel:
