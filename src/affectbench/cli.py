@@ -368,6 +368,11 @@ def demo_cmd(output_dir: Path = typer.Option(Path("runs"), help="where the run f
                      "not a benchmark)")
 
 
+from .cli_compare import register as _register_compare  # noqa: E402 - compare, leaderboard, html-report
+
+_register_compare(app)
+
+
 def main():
     try:
         app()
