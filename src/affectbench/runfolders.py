@@ -124,22 +124,9 @@ class Run:
 
     def caveats(self) -> list[str]:
         """What a reader must know before trusting the number: shown beside it."""
-        c = self.info.get("corpus", {})
-        out = list(c.get("caveats", []))
-        out += [f"incomplete copy: {p}" for p in c.get("problems", [])]
-        if self.info.get("transductive"):
-            out.append("transductive normalisation: statistics fitted on test data too")
-        elif self.spec.get("features", {}).get("normalization") in ("speaker", "utterance_speaker"):
-            out.append("per-speaker normalisation uses each test speaker's own (unlabelled) features")
-        if not self.speaker_independent:
-            seen = sum(f.get("test_speakers_seen_in_training", 0) for f in self.protocol.get("folds", []))
-            out.append(f"not speaker independent ({seen} test speaker(s) also seen in training)")
-        tested, n = self.protocol.get("n_tested"), c.get("n")
-        if tested is not None and n is not None and tested < n:
-            out.append(f"only {tested} of {n} utterances tested")
-        if self.metrics.get("n_skipped"):
-            out.append(f"{self.metrics['n_skipped']} utterance(s) skipped (could not be read)")
-        return out + self.warnings
+        from .html_report import caveats
+
+        return caveats(self.metrics, self.info) + self.warnings
 
 
 def _recompute(preds: pd.DataFrame, classes: list[str]) -> dict[str, float]:

@@ -1,0 +1,157 @@
+"""The HTML side of a run: ``report.html`` beside ``report.md``, and the leaderboard's run pages.
+
+One template (``templates/run.html.j2``) serves both, so a run looks the same in its
+own folder and on the leaderboard. The page is self-contained (CSS inlined, confusion
+matrix drawn as a table) so it opens from disk and fetches nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+METRIC_ROWS = (("war", "WAR"), ("uar", "UAR"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"))
+PROTOCOLS = {"loso": "leave-one-speaker-out", "logo": "leave-one-group-out", "official": "official split",
+             "kfold": "speaker-disjoint folds", "fixed": "fixed folds"}
+
+
+@lru_cache(maxsize=1)
+def environment():
+    """One Jinja environment per process: templates compile once, which matters for 500 pages."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=PackageLoader("affectbench", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+@lru_cache(maxsize=1)
+def css() -> str:
+    from importlib.resources import files
+
+    return (files("affectbench") / "static" / "affectbench.css").read_text(encoding="utf-8")
+
+
+def protocol_line(info: dict) -> str:
+    p = info.get("protocol", {})
+    kind = p.get("kind", "?")
+    folds = len(p.get("folds", []))
+    if kind == "official":
+        return "official split (train / dev for validation / test)"
+    return f"{PROTOCOLS.get(kind, kind)} over {p.get('group', '?')}, {folds} fold(s)"
+
+
+def caveats(metrics: dict, info: dict) -> list[str]:
+    """What a reader must know before trusting the numbers (also shown on the leaderboard)."""
+    c = info.get("corpus", {})
+    out = list(c.get("caveats", []))
+    out += [f"incomplete copy: {p}" for p in c.get("problems", [])]
+    # older folders have no "transductive" flag: per-speaker normalisation saw test speakers
+    if info.get("transductive", info.get("normalization", {}).get("mode") == "speaker"):
+        out.append("transductive normalisation: statistics fitted on test data too (no labels)")
+    p = info.get("protocol", {})
+    if p and not p.get("speaker_independent", True):
+        seen = sum(f.get("test_speakers_seen_in_training", 0) for f in p.get("folds", []))
+        out.append(f"not speaker independent ({seen} test speaker(s) also seen in training)")
+    tested, n = p.get("n_tested"), c.get("n")
+    if tested is not None and n is not None and tested < n:
+        out.append(f"only {tested} of {n} utterances tested")
+    if metrics.get("n_skipped"):
+        out.append(f"{metrics['n_skipped']} utterance(s) skipped (could not be read)")
+    return out
+
+
+def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_caveats=()) -> dict:
+    """Everything the run template shows, from the two JSON files alone."""
+    pooled = metrics["pooled"]
+    classes = list(pooled.get("classes") or info["corpus"]["classes"])
+    C = pooled.get("confusion") or [[0] * len(classes) for _ in classes]
+    cm = []
+    for row in C:
+        tot = max(sum(row), 1)
+        cm.append([{"n": int(v), "frac": v / tot} for v in row])
+    spec = info.get("spec", {})
+    if spec_text is None:
+        from .spec import dump_toml
+
+        spec_text = dump_toml(spec) if spec else ""
+    ident = info.get("identity") or {}
+    identity = {}
+    if isinstance(ident, dict):
+        identity.update({f"identity: {k}": (v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+                         for k, v in ident.items()})
+    unit = info.get("ci_unit")
+    level = pooled.get("ci_level", 0.95)
+    cav = caveats(metrics, info) + [c for c in extra_caveats if c not in caveats(metrics, info)]
+    folds_info = {f.get("name"): f for f in info.get("protocol", {}).get("folds", [])}
+    return {
+        "name": metrics.get("run") or spec.get("name", "run"),
+        "description": spec.get("description", ""),
+        "corpus": info["corpus"]["name"], "view": info["corpus"].get("view", ""),
+        "n_corpus": info["corpus"].get("n", ""), "root": info["corpus"].get("root") or "",
+        "classes": classes, "pooled": {**pooled, "ci": pooled.get("ci") or {}},
+        "n": pooled.get("n", ""), "ci_pct": int(round(100 * level)),
+        "ci_note": (f"{pooled['n_boot']} bootstrap resamples over {unit or 'utterance'}s"
+                    if pooled.get("n_boot") else ""),
+        "metric_rows": [(k, lab) for k, lab in METRIC_ROWS if k in pooled],
+        "cm": cm,
+        "folds": [{**f, "test_groups": folds_info.get(f.get("fold"), {}).get("test_groups", []),
+                   "fingerprint": folds_info.get(f.get("fold"), {}).get("fingerprint", "")}
+                  for f in metrics.get("folds", [])],
+        "fold_mean": metrics.get("fold_mean") or {},
+        "protocol": protocol_line(info),
+        "speaker_independent": info.get("protocol", {}).get("speaker_independent", False),
+        "normalization": info.get("normalization", {}).get("description", ""),
+        "transductive": bool(info.get("transductive", info.get("normalization", {}).get("mode") == "speaker")),
+        "features": [f.get("extractor", "?") for f in info.get("features", [])],
+        "head": spec.get("head", {}).get("kind", "?") + f"; seed {spec.get('seed', '?')}",
+        "data_fingerprint": info.get("data_fingerprint", ""),
+        "identity": identity,
+        "versions": {k: v for k, v in info.get("versions", {}).items()},
+        "caveats": cav,
+        "spec_text": spec_text,
+    }
+
+
+def render_run(metrics: dict, info: dict, *, links: dict | None = None, spec_text: str | None = None,
+               extra_caveats=()) -> str:
+    links = {"leaderboard": None, "report": None, "confusion_png": None, **(links or {})}
+    return environment().get_template("run.html.j2").render(
+        r=run_context(metrics, info, spec_text, extra_caveats), links=links, css=css())
+
+
+def write_html_report(folder: Path, metrics: dict, info: dict, *, leaderboard: str | Path | None = None) -> Path:
+    """Write ``report.html`` beside ``report.md`` (the runner calls this after ``write_report``).
+
+    ``leaderboard``: a leaderboard page to link to (made relative to the run folder).
+    """
+    folder = Path(folder)
+    if metrics.get("task", "single_label") != "single_label":
+        raise ValueError(f"report.html covers single-label runs; this one is {metrics.get('task')}")
+    link = None
+    if leaderboard is not None:
+        link = os.path.relpath(Path(leaderboard), folder) if not str(leaderboard).startswith(("http:", "https:")) \
+            else str(leaderboard)
+    spec_file = folder / "spec.toml"
+    html = render_run(metrics, info, spec_text=spec_file.read_text(encoding="utf-8") if spec_file.exists() else None,
+                      links={"leaderboard": link,
+                             "report": "report.md" if (folder / "report.md").exists() else None,
+                             "confusion_png": "confusion.png" if (folder / "confusion.png").exists() else None})
+    out = folder / "report.html"
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def rebuild(folder: Path, leaderboard: Path | None = None) -> Path:
+    """``report.html`` for a run folder that already exists (made before HTML reports)."""
+    folder = Path(folder)
+    for f in ("metrics.json", "run.json"):
+        if not (folder / f).exists():
+            raise ValueError(f"not a finished run folder: no {f}")
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    if leaderboard is not None and Path(leaderboard).is_dir():
+        leaderboard = Path(leaderboard) / "index.html"
+    return write_html_report(folder, metrics, info, leaderboard=leaderboard)

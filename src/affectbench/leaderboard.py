@@ -1,0 +1,176 @@
+"""``affectbench leaderboard``: a static site ranking runs that may honestly be ranked together.
+
+One table per corpus × view × protocol (and data / test-fold identity: two copies of a
+corpus, or two fold layouts, never share a table). Rows carry WAR / UAR / macro-F1 with
+their CIs drawn as error bars, per-class recall, a "≈ best" group (runs whose UAR is not
+distinguishable from the best one's by a paired randomisation test, Holm-corrected) and
+the caveats a reader needs. Each run gets a detail page with its confusion matrix and
+provenance. Everything is rendered by Jinja2 templates shipped in the package; the page
+uses one small vendored script, opens from disk and makes no network request.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections import defaultdict
+from importlib import metadata
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from . import stats
+from .compare import METRICS, across_corpora, paper_table, protocol_text
+from .html_report import PROTOCOLS, environment, render_run
+from .runfolders import Run, load_runs
+
+ALPHA = 0.05
+
+
+def slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "x"
+
+
+def tied_with_best(runs: list[Run], n_perm: int, seed: int = 0) -> tuple[list[float | None], int]:
+    """Holm-corrected randomisation p of each run's UAR against the best run's (None for the best).
+
+    Runs in one table share their test items (same test key), so predictions align by id.
+    """
+    best = int(np.argmax([r.pooled["uar"] for r in runs]))
+    classes = runs[best].classes
+    k = len(classes)
+    cidx = {c: i for i, c in enumerate(classes)}
+    frames = [r.preds.sort_values("id", kind="mergesort") for r in runs]
+    y = frames[best]["true"].map(cidx).to_numpy(np.int64)
+    pb = frames[best]["pred"].map(cidx).to_numpy(np.int64)
+    raw = []
+    for i, f in enumerate(frames):
+        if i == best:
+            continue
+        pa = f["pred"].map(cidx).to_numpy(np.int64)
+        raw.append(stats.approximate_randomisation(y, pb, pa, k, metrics=("uar",), n_perm=n_perm,
+                                                   seed=seed)["uar"]["p"])
+    adj = iter(stats.holm(raw))
+    return [None if i == best else float(next(adj)) for i in range(len(runs))], best
+
+
+def _table(key, runs: list[Run], n_perm: int, rel_runs: dict[str, str]) -> dict:
+    corpus, view, classes, (kind, group, nfolds), data_fp, test_key = key
+    p, _ = tied_with_best(runs, n_perm) if len(runs) > 1 else ([None], 0)
+    rows = []
+    for r, pv in zip(runs, p):
+        pooled = r.pooled
+        ci = {m: pooled.get("ci", {}).get(m) for m in METRICS}
+        cav = r.caveats()
+        rows.append({"label": r.label, "slug": rel_runs[r.label], "system": r.system,
+                     **{m: float(pooled[m]) for m in METRICS}, "ci": ci, "p": pv,
+                     "tied": pv is None or pv >= ALPHA,
+                     "recall": {c: pooled.get("per_class_recall", {}).get(c) for c in classes},
+                     "caveats": cav,
+                     "search": " ".join([r.label, r.system, r.spec.get("description", ""), *cav]).lower()})
+    rows.sort(key=lambda x: -x["uar"])
+    lows = [v[0] for r in rows for v in r["ci"].values() if v] + [r[m] for r in rows for m in METRICS]
+    highs = [v[1] for r in rows for v in r["ci"].values() if v] + [r[m] for r in rows for m in METRICS]
+    lo, hi = max(0.0, np.floor(min(lows) * 10) / 10), min(1.0, np.ceil(max(highs) * 10) / 10)
+    return {"corpus": corpus, "view": view, "classes": list(classes),
+            "protocol_name": PROTOCOLS.get(kind, kind), "protocol": protocol_text(runs[0], _ci_unit(runs)),
+            "axis": (lo, hi if hi > lo else lo + 0.1), "rows": rows, "data_fingerprint": data_fp,
+            "slug": slug(f"{corpus}-{view}-{kind}-{data_fp[:8]}-{test_key[:6]}"), "suffix": ""}
+
+
+def _ci_unit(runs):
+    units = {r.info.get("ci_unit") for r in runs} - {None}
+    return units.pop() if len(units) == 1 else "utterance"
+
+
+def build(paths, output: Path, *, n_perm: int = 2000, log=None, reports: bool = False) -> Path | None:
+    """Write the site under ``output``; returns index.html, or None when no run could be used."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    runs, notes = load_runs(paths, log=log)
+    if not runs:
+        if log:
+            log(f"no usable run folders under {', '.join(map(str, paths))}: nothing to rank")
+        return None
+    output = Path(output)
+    (output / "runs").mkdir(parents=True, exist_ok=True)
+    (output / "tables").mkdir(exist_ok=True)
+    (output / "static").mkdir(exist_ok=True)
+    for name in ("leaderboard.js", "affectbench.css"):
+        (output / "static" / name).write_text((files("affectbench") / "static" / name).read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    rel_runs = {}
+    used = set()
+    for r in runs:
+        s = slug(r.label)
+        while s in used:
+            s += "_"
+        used.add(s)
+        rel_runs[r.label] = s
+
+    groups = defaultdict(list)
+    for r in runs:
+        groups[r.table_key].append(r)
+    tables = [_table(k, rs, n_perm, rel_runs) for k, rs in groups.items()]
+    # the same corpus/view/protocol in two tables: say what sets them apart
+    names = defaultdict(list)
+    for t, k in zip(tables, groups):
+        names[(t["corpus"], t["view"], t["protocol_name"])].append((t, k))
+    for same in names.values():
+        if len(same) > 1:
+            fps = {k[4] for _, k in same}
+            for t, k in same:
+                t["suffix"] = (f"data {k[4][:8]}" if len(fps) > 1 else f"test folds {k[5][:8]}")
+                t["suffix"] += ": not comparable with the other table of this corpus"
+    tables.sort(key=lambda t: (t["corpus"], t["view"], t["protocol_name"], t["suffix"]))
+
+    for t in tables:
+        foot = (f"Protocol: {t['protocol']}. WAR = accuracy, UAR = unweighted average recall, in %, [95% CI]. "
+                f"Bold: best per column. †: not distinguishable from the best UAR (approximate randomisation, "
+                f"Holm-corrected, α = {ALPHA}).")
+        marks = {r["label"]: "†" for r in t["rows"] if r["tied"] and r["p"] is not None}
+        cap = f"{t['corpus']} ({t['view']}), {t['protocol_name']}"
+        rows = [{"run": r["label"], **r} for r in t["rows"]]
+        (output / "tables" / f"{t['slug']}.md").write_text(paper_table(rows, footnote=foot, fmt="markdown",
+                                                                       caption=cap, marks=marks), encoding="utf-8")
+        (output / "tables" / f"{t['slug']}.tex").write_text(paper_table(rows, footnote=foot, fmt="latex",
+                                                                        caption=cap, marks=marks), encoding="utf-8")
+
+    friedman = None
+    by_cv = defaultdict(list)
+    for r in runs:
+        by_cv[(r.corpus, r.view)].append(r)
+    if len(by_cv) > 1:
+        friedman = across_corpora(by_cv, cd_plot=output / "cd.png")
+        if "skipped" in friedman:
+            friedman = None  # said nowhere prominent: most run collections simply are not that
+
+    for r in runs:
+        spec_file = r.folder / "spec.toml"
+        report = r.folder / "report.html"
+        page = output / "runs" / f"{rel_runs[r.label]}.html"
+        links = {"leaderboard": "../index.html#" + next(t["slug"] for t in tables
+                                                         if any(x["label"] == r.label for x in t["rows"])),
+                 "report": os.path.relpath(report if report.exists() else r.folder / "report.md", page.parent)
+                 if (report.exists() or (r.folder / "report.md").exists()) else None,
+                 "confusion_png": None}
+        page.write_text(render_run(r.metrics, r.info, links=links, extra_caveats=r.warnings,
+                                   spec_text=spec_file.read_text(encoding="utf-8") if spec_file.exists() else None),
+                        encoding="utf-8")
+        if reports:
+            from .html_report import write_html_report
+
+            write_html_report(r.folder, r.metrics, r.info, leaderboard=page)
+
+    try:
+        version = metadata.version("affectbench")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    html = environment().get_template("leaderboard.html.j2").render(
+        tables=tables, notes=notes, n_runs=len(runs), corpora=sorted({t["corpus"] for t in tables}),
+        friedman=friedman, n_perm=n_perm, version=version, built=time.strftime("%Y-%m-%d %H:%M"))
+    index = output / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index
