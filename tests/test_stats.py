@@ -157,3 +157,14 @@ def test_paired_bootstrap_difference():
 def test_cd_plot(tmp_path):
     p = stats.plot_cd([1.2, 2.5, 2.9, 3.4], ["a", "b", "c", "d"], 1.25, tmp_path / "cd.png")
     assert p.stat().st_size > 1000
+
+
+def test_bootstrap_test_normal_approximation():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(0.03, 0.01, 5000)
+    assert stats.bootstrap_test(0.03, d) == pytest.approx(2 * norm.sf(0.03 / d.std(ddof=1)))
+    many = stats.bootstrap_test(np.array([0.03, 0.0]), np.stack([d, d - 0.03]))
+    assert many[0] == pytest.approx(2 * norm.sf(0.03 / d.std(ddof=1))) and many[1] == 1.0
+    assert stats.bootstrap_test(0.0, np.zeros(10)) == 1.0

@@ -92,8 +92,8 @@ def compare_cmd(runs: List[Path] = typer.Argument(..., help="run folders (or fol
 
 def leaderboard_cmd(runs_dir: List[Path] = typer.Argument(..., help="folder(s) holding run folders"),
                     output: Path = typer.Option(Path("site"), "-o", "--output", help="where the site goes"),
-                    n_perm: int = typer.Option(2000, "--permutations",
-                                               help="randomisation permutations for the groups tied with the best"),
+                    n_boot: int = typer.Option(2000, "--bootstrap",
+                                               help="paired bootstrap resamples for the group tied with the best"),
                     reports: bool = typer.Option(False, help="also (re)write each run's report.html, linked "
                                                  "to its leaderboard entry")):
     """A static leaderboard site (opens from disk, no network): one table per corpus × view × protocol."""
@@ -102,7 +102,7 @@ def leaderboard_cmd(runs_dir: List[Path] = typer.Argument(..., help="folder(s) h
     from .leaderboard import build
 
     t = time.perf_counter()
-    site = build(runs_dir, output, n_perm=n_perm, log=_warn, reports=reports)
+    site = build(runs_dir, output, n_boot=n_boot, log=_warn, reports=reports)
     if site is None:
         raise typer.Exit(2)
     print(f"leaderboard: {site} ({time.perf_counter() - t:.1f} s)")

@@ -33,32 +33,35 @@ def slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "x"
 
 
-def tied_with_best(runs: list[Run], n_perm: int, seed: int = 0) -> tuple[list[float | None], int]:
-    """Holm-corrected randomisation p of each run's UAR against the best run's (None for the best).
+def tied_with_best(runs: list[Run], n_boot: int, seed: int = 0) -> tuple[list[float | None], int]:
+    """Holm-corrected p of each run's UAR against the best run's (None for the best).
 
+    A paired bootstrap over the same resampling unit as the runs' CIs (speakers when the
+    protocol is speaker independent), every run on the same resamples, tested with the
+    normal approximation so that Holm over hundreds of runs still has room to reject.
     Runs in one table share their test items (same test key), so predictions align by id.
     """
+    from .compare import _unit
+    from .runfolders import codes
+
     best = int(np.argmax([r.pooled["uar"] for r in runs]))
     classes = runs[best].classes
-    k = len(classes)
-    cidx = {c: i for i, c in enumerate(classes)}
     frames = [r.preds.sort_values("id", kind="mergesort") for r in runs]
-    y = frames[best]["true"].map(cidx).to_numpy(np.int64)
-    pb = frames[best]["pred"].map(cidx).to_numpy(np.int64)
-    raw = []
-    for i, f in enumerate(frames):
-        if i == best:
-            continue
-        pa = f["pred"].map(cidx).to_numpy(np.int64)
-        raw.append(stats.approximate_randomisation(y, pb, pa, k, metrics=("uar",), n_perm=n_perm,
-                                                   seed=seed)["uar"]["p"])
+    y = codes(frames[best]["true"], classes)
+    P = np.stack([codes(f["pred"], classes) for f in frames])
+    unit = _unit(runs, None)
+    groups = frames[best][unit].astype(str).to_numpy() if unit in frames[best].columns else None
+    boot = stats.bootstrap_metrics(y, P, len(classes), groups=groups, n_boot=n_boot, seed=seed)["uar"]
+    point = stats._point(y, P, len(classes))["uar"]
+    others = [i for i in range(len(runs)) if i != best]
+    raw = stats.bootstrap_test(point[best] - point[others], boot[best][None, :] - boot[others])
     adj = iter(stats.holm(raw))
     return [None if i == best else float(next(adj)) for i in range(len(runs))], best
 
 
-def _table(key, runs: list[Run], n_perm: int, rel_runs: dict[str, str]) -> dict:
+def _table(key, runs: list[Run], n_boot: int, rel_runs: dict[str, str]) -> dict:
     corpus, view, classes, (kind, group, nfolds), data_fp, test_key = key
-    p, _ = tied_with_best(runs, n_perm) if len(runs) > 1 else ([None], 0)
+    p, _ = tied_with_best(runs, n_boot) if len(runs) > 1 else ([None], 0)
     rows = []
     for r, pv in zip(runs, p):
         pooled = r.pooled
@@ -85,7 +88,7 @@ def _ci_unit(runs):
     return units.pop() if len(units) == 1 else "utterance"
 
 
-def build(paths, output: Path, *, n_perm: int = 2000, log=None, reports: bool = False) -> Path | None:
+def build(paths, output: Path, *, n_boot: int = 2000, log=None, reports: bool = False) -> Path | None:
     """Write the site under ``output``; returns index.html, or None when no run could be used."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -113,7 +116,7 @@ def build(paths, output: Path, *, n_perm: int = 2000, log=None, reports: bool = 
     groups = defaultdict(list)
     for r in runs:
         groups[r.table_key].append(r)
-    tables = [_table(k, rs, n_perm, rel_runs) for k, rs in groups.items()]
+    tables = [_table(k, rs, n_boot, rel_runs) for k, rs in groups.items()]
     # the same corpus/view/protocol in two tables: say what sets them apart
     names = defaultdict(list)
     for t, k in zip(tables, groups):
@@ -128,7 +131,7 @@ def build(paths, output: Path, *, n_perm: int = 2000, log=None, reports: bool = 
 
     for t in tables:
         foot = (f"Protocol: {t['protocol']}. WAR = accuracy, UAR = unweighted average recall, in %, [95% CI]. "
-                f"Bold: best per column. †: not distinguishable from the best UAR (approximate randomisation, "
+                f"Bold: best per column. †: not distinguishable from the best UAR (paired bootstrap, "
                 f"Holm-corrected, α = {ALPHA}).")
         marks = {r["label"]: "†" for r in t["rows"] if r["tied"] and r["p"] is not None}
         cap = f"{t['corpus']} ({t['view']}), {t['protocol_name']}"
@@ -147,22 +150,28 @@ def build(paths, output: Path, *, n_perm: int = 2000, log=None, reports: bool = 
         if "skipped" in friedman:
             friedman = None  # said nowhere prominent: most run collections simply are not that
 
-    for r in runs:
+    where = {row["label"]: t["slug"] for t in tables for row in t["rows"]}
+
+    def page(r: Run) -> None:
         spec_file = r.folder / "spec.toml"
         report = r.folder / "report.html"
-        page = output / "runs" / f"{rel_runs[r.label]}.html"
-        links = {"leaderboard": "../index.html#" + next(t["slug"] for t in tables
-                                                         if any(x["label"] == r.label for x in t["rows"])),
-                 "report": os.path.relpath(report if report.exists() else r.folder / "report.md", page.parent)
-                 if (report.exists() or (r.folder / "report.md").exists()) else None,
+        out = output / "runs" / f"{rel_runs[r.label]}.html"
+        target = report if report.exists() else r.folder / "report.md"
+        links = {"leaderboard": f"../index.html#{where[r.label]}",
+                 "report": os.path.relpath(target, out.parent) if target.exists() else None,
                  "confusion_png": None}
-        page.write_text(render_run(r.metrics, r.info, links=links, extra_caveats=r.warnings,
-                                   spec_text=spec_file.read_text(encoding="utf-8") if spec_file.exists() else None),
-                        encoding="utf-8")
+        out.write_text(render_run(r.metrics, r.info, links=links, extra_caveats=r.warnings,
+                                  spec_text=spec_file.read_text(encoding="utf-8") if spec_file.exists() else None),
+                       encoding="utf-8")
         if reports:
             from .html_report import write_html_report
 
-            write_html_report(r.folder, r.metrics, r.info, leaderboard=page)
+            write_html_report(r.folder, r.metrics, r.info, leaderboard=out)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # file writes overlap; rendering is cheap
+        list(pool.map(page, runs))
 
     try:
         version = metadata.version("affectbench")
@@ -170,7 +179,7 @@ def build(paths, output: Path, *, n_perm: int = 2000, log=None, reports: bool = 
         version = "?"
     html = environment().get_template("leaderboard.html.j2").render(
         tables=tables, notes=notes, n_runs=len(runs), corpora=sorted({t["corpus"] for t in tables}),
-        friedman=friedman, n_perm=n_perm, version=version, built=time.strftime("%Y-%m-%d %H:%M"))
+        friedman=friedman, n_boot=n_boot, version=version, built=time.strftime("%Y-%m-%d %H:%M"))
     index = output / "index.html"
     index.write_text(html, encoding="utf-8")
     return index

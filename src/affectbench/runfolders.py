@@ -80,9 +80,10 @@ class Run:
         same training pool, so they are compared (with a note) even when those differ.
         """
         if self._test_key is None:
-            pairs = (self.preds["fold"].astype(str) + "\t" + self.preds["id"].astype(str)
-                     if "fold" in self.preds.columns else self.preds["id"].astype(str))
-            self._test_key = hashlib.sha256("\n".join(sorted(pairs)).encode()).hexdigest()[:16]
+            ids = self.preds["id"].astype(str).tolist()
+            folds = self.preds["fold"].astype(str).tolist() if "fold" in self.preds.columns else [""] * len(ids)
+            pairs = sorted(f"{f}\t{i}" for f, i in zip(folds, ids))
+            self._test_key = hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
         return self._test_key
 
     @property
@@ -129,15 +130,19 @@ class Run:
         return caveats(self.metrics, self.info) + self.warnings
 
 
+def codes(values, classes: list[str]) -> np.ndarray:
+    """Class indices of a label column (-1 for a label outside ``classes``)."""
+    return pd.Index(classes).get_indexer(np.asarray(values, dtype=object)).astype(np.int64)
+
+
 def _recompute(preds: pd.DataFrame, classes: list[str]) -> dict[str, float]:
-    idx = {c: i for i, c in enumerate(classes)}
-    y = preds["true"].map(idx)
-    p = preds["pred"].map(idx)
-    if y.isna().any() or p.isna().any():
-        bad = sorted(set(preds["true"][y.isna()]) | set(preds["pred"][p.isna()]))
+    y = codes(preds["true"], classes)
+    p = codes(preds["pred"], classes)
+    if (y < 0).any() or (p < 0).any():
+        bad = sorted(set(preds["true"][y < 0]) | set(preds["pred"][p < 0]))
         raise RunFolderError(f"predictions.parquet has labels outside the class set {classes}: {bad[:5]}")
     k = len(classes)
-    C = np.bincount(y.to_numpy(np.int64) * k + p.to_numpy(np.int64), minlength=k * k).reshape(k, k)
+    C = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
     return {m: float(v) for m, v in metrics_from_confusions(C).items()}
 
 
@@ -161,7 +166,12 @@ def load_run(folder: Path, *, current_version: str | None = None) -> Run:
     if task != "single_label":
         raise RunFolderError(f"a {task} run: compare and leaderboard rank single-label runs only")
     try:
-        preds = pd.read_parquet(folder / "predictions.parquet")
+        import pyarrow.parquet as pq
+
+        # the per-class probabilities are not needed to compare decisions: skip reading them
+        names = pq.read_schema(folder / "predictions.parquet").names
+        preds = pq.read_table(folder / "predictions.parquet",
+                              columns=[c for c in names if not c.startswith("p_")]).to_pandas()
     except Exception as e:  # noqa: BLE001 - any unreadable parquet is the same problem for us
         raise RunFolderError(f"unreadable predictions.parquet: {e}") from None
     for col in ("id", "true", "pred"):
@@ -238,16 +248,26 @@ def load_runs(paths, *, log=None) -> tuple[list[Run], list[str]]:
         version = "?"
     runs: list[Run] = []
     seen: dict[str, list[Run]] = {}
-    seen_dirs = set()
+    unique, seen_dirs = [], set()
     for d in dirs:
-        rd = d.resolve()
-        if rd in seen_dirs:
-            continue
-        seen_dirs.add(rd)
+        if d.resolve() not in seen_dirs:
+            seen_dirs.add(d.resolve())
+            unique.append(d)
+
+    def one(d):
         try:
-            r = load_run(d, current_version=version)
+            return load_run(d, current_version=version)
         except RunFolderError as e:
-            notes.append(f"{d}: {e}")
+            return e
+
+    # reading is mostly file I/O and Parquet decoding, which release the GIL: a few threads help
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        loaded = list(pool.map(one, unique))
+    for d, r in zip(unique, loaded):
+        if isinstance(r, RunFolderError):
+            notes.append(f"{d}: {r}")
             continue
         for w in r.warnings:
             notes.append(f"{d}: {w}")

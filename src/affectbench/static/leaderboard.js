@@ -4,27 +4,35 @@
 (function () {
   "use strict";
 
+  // Sort keys are read from the cells once per column and kept: later clicks only sort.
+  function keysFor(table, col, numeric) {
+    table._keys = table._keys || {};
+    if (!table._keys[col]) {
+      table._keys[col] = Array.prototype.map.call(table.tBodies[0].rows, function (r, i) {
+        var c = r.cells[col];
+        var v = c.getAttribute("data-sort");
+        if (v === null) v = c.textContent.trim().toLowerCase();
+        if (numeric) { v = parseFloat(v); if (isNaN(v)) v = -Infinity; }
+        return { r: r, v: v, i: i };
+      });
+    }
+    return table._keys[col];
+  }
+
   function sortTable(table, col, th) {
-    var tbody = table.tBodies[0];
-    var rows = Array.prototype.slice.call(tbody.rows);
     var numeric = th.getAttribute("data-type") !== "text";
-    var dir = th.getAttribute("aria-sort") === "descending" ? 1 : -1;
-    if (!th.hasAttribute("aria-sort") && !numeric) dir = 1;
-    var keyed = rows.map(function (r, i) {
-      var c = r.cells[col];
-      var v = c.getAttribute("data-sort");
-      if (v === null) v = c.textContent.trim();
-      if (numeric) { v = parseFloat(v); if (isNaN(v)) v = -Infinity; }
-      return { r: r, v: v, i: i };
-    });
+    var current = th.getAttribute("aria-sort");
+    // first click: numbers best-first (descending), text A to Z; then toggle
+    var dir = current ? (current === "descending" ? 1 : -1) : (numeric ? -1 : 1);
+    var keyed = keysFor(table, col, numeric).slice();
     keyed.sort(function (a, b) {
       if (a.v < b.v) return -dir;
       if (a.v > b.v) return dir;
       return a.i - b.i;
     });
     var frag = document.createDocumentFragment();
-    keyed.forEach(function (k) { frag.appendChild(k.r); });
-    tbody.appendChild(frag);
+    for (var i = 0; i < keyed.length; i++) frag.appendChild(keyed[i].r);
+    table.tBodies[0].appendChild(frag);
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
   }
