@@ -152,6 +152,6 @@ def rebuild(folder: Path, leaderboard: Path | None = None) -> Path:
             raise ValueError(f"not a finished run folder: no {f}")
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    if leaderboard is not None and Path(leaderboard).is_dir():
+    if leaderboard is not None and Path(leaderboard).suffix != ".html":  # a site folder
         leaderboard = Path(leaderboard) / "index.html"
     return write_html_report(folder, metrics, info, leaderboard=leaderboard)
