@@ -45,7 +45,8 @@ def main():
     subprocess.run([sys.executable, "-m", "affectbench.cli", "leaderboard", str(runs_dir), "-o", str(site)],
                    check=True, env=env)
     build = time.perf_counter() - t
-    print(f"leaderboard over {a.runs} runs: {build:.2f} s (fresh process, imports included)")
+    print(f"leaderboard over {a.runs} runs: {build:.2f} s (fresh process, imports included); "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     from playwright.sync_api import sync_playwright
 
@@ -78,7 +79,13 @@ def main():
     from affectbench.compare import compare
     from affectbench.runfolders import load_runs
 
-    ten, _ = load_runs(sorted(runs_dir.iterdir())[:10])
+    first10 = sorted(runs_dir.iterdir())[:10]
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "affectbench.cli", "compare", *map(str, first10), "--json",
+                    "--bootstrap", "10000", "--permutations", "10000"], check=True, env=env, capture_output=True)
+    print(f"affectbench compare of 10 runs, 10,000 resamples + 10,000 permutations: "
+          f"{time.perf_counter() - t:.2f} s (fresh process, imports included)")
+    ten, _ = load_runs(first10)
     t = time.perf_counter()
     compare(ten, n_boot=10000, n_perm=10000)
     print(f"compare of 10 runs (480 utterances, 8 speakers), 10,000 resamples + 10,000 permutations, "

@@ -85,6 +85,8 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
     unit = info.get("ci_unit")
     level = pooled.get("ci_level", 0.95)
     cav = caveats(metrics, info) + [c for c in extra_caveats if c not in caveats(metrics, info)]
+    cis = [v for k, v in (pooled.get("ci") or {}).items() if v and k in dict(METRIC_ROWS)]
+    axis = (max(0.0, min(v[0] for v in cis) - 0.05), min(1.0, max(v[1] for v in cis) + 0.05)) if cis else (0.0, 1.0)
     folds_info = {f.get("name"): f for f in info.get("protocol", {}).get("folds", [])}
     return {
         "name": metrics.get("run") or spec.get("name", "run"),
@@ -96,7 +98,7 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
         "ci_note": (f"{pooled['n_boot']} bootstrap resamples over {unit or 'utterance'}s"
                     if pooled.get("n_boot") else ""),
         "metric_rows": [(k, lab) for k, lab in METRIC_ROWS if k in pooled],
-        "cm": cm,
+        "cm": cm, "axis": axis,
         "folds": [{**f, "test_groups": folds_info.get(f.get("fold"), {}).get("test_groups", []),
                    "fingerprint": folds_info.get(f.get("fold"), {}).get("fingerprint", "")}
                   for f in metrics.get("folds", [])],
