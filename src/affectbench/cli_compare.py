@@ -60,20 +60,26 @@ def compare_cmd(runs: List[Path] = typer.Argument(..., help="run folders (or fol
             for n in g["notes"]:
                 con.print(f"[bold red]{n}[/]")
             con.print(f"[bold]{g['corpus']} / {g['view']}[/]: {g['protocol']}; n = {g['n']}")
-            t = Table("run", *[NAMES[m] for m in ("war", "uar", "macro_f1")], "caveats")
+            t = Table("run", "system", *[f"{NAMES[m]} [95% CI]" for m in ("war", "uar", "macro_f1")])
             for r in g["runs"]:
-                t.add_row(r["run"], *[f"{r[m]:.3f} [{r['ci'][m][0]:.3f}, {r['ci'][m][1]:.3f}]"
-                                      for m in ("war", "uar", "macro_f1")], "; ".join(r["caveats"]))
+                t.add_row(r["run"], r["system"], *[f"{r[m]:.3f} [{r['ci'][m][0]:.3f}, {r['ci'][m][1]:.3f}]"
+                                                   for m in ("war", "uar", "macro_f1")])
             con.print(t)
-            t = Table("A", "B", "metric", "A − B [95% CI]", "test", "p", "p (Holm)")
+            cav = {}
+            for r in g["runs"]:
+                for c in r["caveats"]:
+                    cav.setdefault(c, []).append(r["run"])
+            for c, who in cav.items():
+                con.print(f"[yellow]caveat[/] ({', '.join(who) if len(who) < len(g['runs']) else 'all runs'}): {c}")
+            t = Table("A − B", *[f"{NAMES[m]} Δ [95% CI]" for m in ("war", "uar", "macro_f1")])
             for p in g["pairs"]:
-                for m, v in p["metrics"].items():
-                    t.add_row(p["a"], p["b"], NAMES[m], f"{v['diff']:+.3f} [{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}]",
-                              "McNemar exact" if v["test"] == "mcnemar_exact" else "randomisation",
-                              _fmt_p(v["p"]), _fmt_p(v["p_holm"]))
+                t.add_row(f"{p['a']}\n− {p['b']}", *[
+                    f"{v['diff']:+.3f} [{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}]\np {_fmt_p(v['p'])}, Holm {_fmt_p(v['p_holm'])}"
+                    for v in (p["metrics"][m] for m in ("war", "uar", "macro_f1"))])
             con.print(t)
-            con.print(f"bootstrap: {g['n_boot']} resamples over {g['unit']}s; randomisation: {g['n_perm']} "
-                      "permutations; Holm across the pairs of each metric")
+            con.print(f"Δ CI: paired bootstrap, {g['n_boot']} resamples over {g['unit']}s; p: McNemar exact (WAR), "
+                      f"approximate randomisation with {g['n_perm']} permutations (UAR, macro-F1); "
+                      "Holm across the pairs of each metric")
         f = res["friedman"]
         if f:
             if "skipped" in f:
