@@ -190,3 +190,13 @@ def test_sorting_500_rows_is_fast(tmp_path):
         }""")
         browser.close()
     assert statistics.median(ms) < 100, ms
+
+
+def test_friedman_panel_across_corpora(tmp_path):
+    for c, shift in (("demo", 0.0), ("emodb", 0.05), ("ravdess", -0.05)):
+        for s, acc in (("a", 0.8), ("b", 0.65), ("c", 0.6)):
+            make_run(tmp_path / "runs" / c, f"{c}_{s}-1", acc + shift, corpus=c, extractors=(s,), n_boot=0)
+    index = build([tmp_path / "runs"], tmp_path / "site", n_boot=200)
+    html = index.read_text()
+    assert 'id="across-corpora"' in html and "Nemenyi critical difference" in html
+    assert (index.parent / "cd.png").stat().st_size > 1000
