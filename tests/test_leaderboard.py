@@ -200,3 +200,12 @@ def test_friedman_panel_across_corpora(tmp_path):
     html = index.read_text()
     assert 'id="across-corpora"' in html and "Nemenyi critical difference" in html
     assert (index.parent / "cd.png").stat().st_size > 1000
+    sync_playwright = _browser()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.goto(index.as_uri())
+        assert page.locator("#across-corpora").is_visible()
+        page.select_option("#corpus-filter", "emodb")
+        assert page.locator("#across-corpora").is_hidden() and page.locator("tbody tr:visible").count() == 3
+        browser.close()

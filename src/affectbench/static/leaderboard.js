@@ -43,8 +43,10 @@
     var shown = 0;
     document.querySelectorAll("section.board").forEach(function (sec) {
       var okCorpus = !corpus || sec.getAttribute("data-corpus") === corpus;
+      var rows = sec.querySelectorAll("tbody tr");
+      if (!rows.length) { sec.hidden = !!corpus; return; }  // the across-corpora panel
       var visible = 0;
-      sec.querySelectorAll("tbody tr").forEach(function (tr) {
+      rows.forEach(function (tr) {
         var ok = okCorpus && (!text || tr.getAttribute("data-search").indexOf(text) >= 0);
         tr.classList.toggle("hidden", !ok);
         if (ok) visible++;
