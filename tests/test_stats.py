@@ -168,3 +168,17 @@ def test_bootstrap_test_normal_approximation():
     many = stats.bootstrap_test(np.array([0.03, 0.0]), np.stack([d, d - 0.03]))
     assert many[0] == pytest.approx(2 * norm.sf(0.03 / d.std(ddof=1))) and many[1] == 1.0
     assert stats.bootstrap_test(0.0, np.zeros(10)) == 1.0
+
+
+def test_utterance_bootstrap_by_patterns_has_the_right_spread():
+    """Resampling patterns multinomially is resampling utterances: WAR's sd is sqrt(p(1-p)/n)."""
+    y, a, b = _pair(n=600, seed=9, acc_a=0.7)
+    boot = stats.bootstrap_metrics(y, np.stack([a, b]), 4, n_boot=20000, seed=2)
+    p = np.mean(a == y)
+    assert boot["war"][0].mean() == pytest.approx(p, abs=0.002)
+    assert boot["war"][0].std() == pytest.approx(np.sqrt(p * (1 - p) / 600), rel=0.05)
+    # and the paired difference's spread follows the discordant pairs (McNemar's variance)
+    ra, rb = a == y, b == y
+    pb, pc = np.mean(ra & ~rb), np.mean(~ra & rb)
+    sd = np.sqrt((pb + pc - (pb - pc) ** 2) / 600)
+    assert (boot["war"][0] - boot["war"][1]).std() == pytest.approx(sd, rel=0.05)

@@ -77,19 +77,35 @@ def bootstrap_metrics(y: np.ndarray, preds: np.ndarray, k: int, *, groups=None, 
     """
     y = np.asarray(y, np.int64)
     preds = np.atleast_2d(np.asarray(preds, np.int64))
+    rng = np.random.default_rng(seed)
     if groups is None:
-        codes, n_clusters = np.arange(len(y)), len(y)
+        # Utterances that look alike to every system (same truth, same predictions) are
+        # interchangeable: resampling n utterances is drawing Multinomial(n, share of each
+        # such pattern), so a resample costs (patterns × K²), far fewer than utterances.
+        patterns, codes, counts = np.unique(np.column_stack([y, preds.T]), axis=0, return_inverse=True,
+                                            return_counts=True)
+        codes = codes.ravel()
+        n_clusters = len(patterns)
+
+        def draw(size):
+            return rng.multinomial(len(y), counts / len(y), size=size).astype(np.float64)
     else:
         _, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
         n_clusters = int(codes.max()) + 1 if len(codes) else 0
-    # per system, per cluster counts of each confusion cell: (S, clusters, K²)
+
+        def draw(size):
+            return _cluster_weights(rng, n_clusters, size)
+    # per system, per cluster counts of each confusion cell: (S, clusters, K²); a pattern
+    # is one utterance's cell (the multinomial weights already count its copies)
     per_cluster = np.zeros((len(preds), n_clusters, k * k))
     for s, p in enumerate(preds):
-        np.add.at(per_cluster[s], (codes, y * k + p), 1.0)
-    rng = np.random.default_rng(seed)
+        if groups is None:
+            per_cluster[s, codes, y * k + p] = 1.0
+        else:
+            np.add.at(per_cluster[s], (codes, y * k + p), 1.0)
     out: dict[str, list] = {m: [] for m in SINGLE}
     for start in range(0, n_boot, chunk):
-        W = _cluster_weights(rng, n_clusters, min(chunk, n_boot - start))
+        W = draw(min(chunk, n_boot - start))
         C = np.einsum("bg,sgc->sbc", W, per_cluster, optimize=True).reshape(len(preds), -1, k, k)
         for m, v in metrics_from_confusions(C).items():
             out[m].append(v)
