@@ -71,43 +71,53 @@ def bootstrap_metrics(y: np.ndarray, preds: np.ndarray, k: int, *, groups=None, 
                       seed: int = 0, chunk: int = 2000) -> dict[str, np.ndarray]:
     """Each system's metrics on the same ``n_boot`` resamples: {metric: (n_systems, n_boot)}.
 
-    ``preds`` is (n_systems, n). Counts are aggregated per cluster first, so a resample
-    costs (clusters × K²) whatever the number of utterances; with ``groups=None`` every
-    utterance is its own cluster.
+    ``preds`` is (n_systems, n). With ``groups`` (speakers, dialogues) clusters are drawn
+    with replacement and counts are aggregated per cluster first, so a resample costs
+    (clusters × K²) whatever the number of utterances; without, utterances are resampled.
     """
     y = np.asarray(y, np.int64)
     preds = np.atleast_2d(np.asarray(preds, np.int64))
     rng = np.random.default_rng(seed)
     if groups is None:
         # Utterances that look alike to every system (same truth, same predictions) are
-        # interchangeable: resampling n utterances is drawing Multinomial(n, share of each
-        # such pattern), so a resample costs (patterns × K²), far fewer than utterances.
-        patterns, codes, counts = np.unique(np.column_stack([y, preds.T]), axis=0, return_inverse=True,
-                                            return_counts=True)
+        # interchangeable, so a resample is counted per such pattern: the count arrays are
+        # (resamples × patterns), never larger than (resamples × utterances).
+        patterns, codes = np.unique(np.column_stack([y, preds.T]), axis=0, return_inverse=True)
         codes = codes.ravel()
         n_clusters = len(patterns)
+        n = len(y)
 
         def draw(size):
-            return rng.multinomial(len(y), counts / len(y), size=size).astype(np.float64)
+            drawn = codes[rng.integers(0, n, size=(size, n))]
+            drawn += (np.arange(size) * n_clusters)[:, None]
+            return np.bincount(drawn.ravel(), minlength=size * n_clusters).reshape(size, n_clusters).astype(np.float64)
     else:
         _, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
         n_clusters = int(codes.max()) + 1 if len(codes) else 0
 
         def draw(size):
             return _cluster_weights(rng, n_clusters, size)
-    # per system, per cluster counts of each confusion cell: (S, clusters, K²); a pattern
-    # is one utterance's cell (the multinomial weights already count its copies)
-    per_cluster = np.zeros((len(preds), n_clusters, k * k))
-    for s, p in enumerate(preds):
-        if groups is None:
-            per_cluster[s, codes, y * k + p] = 1.0
-        else:
-            np.add.at(per_cluster[s], (codes, y * k + p), 1.0)
     out: dict[str, list] = {m: [] for m in SINGLE}
+    if groups is None:
+        # one cell per pattern and system: a sparse (patterns × K²) indicator per system, so a
+        # chunk of resamples costs (resamples × patterns) per system, not × K² more
+        import scipy.sparse as sp
+
+        OT = [sp.csr_matrix((np.ones(n_clusters), (patterns[:, 0] * k + patterns[:, 1 + s], np.arange(n_clusters))),
+                            shape=(k * k, n_clusters)) for s in range(len(preds))]
+    else:
+        # per system, per cluster counts of each confusion cell: (S, clusters, K²)
+        per_cluster = np.zeros((len(preds), n_clusters, k * k))
+        for s, p in enumerate(preds):
+            np.add.at(per_cluster[s], (codes, y * k + p), 1.0)
     for start in range(0, n_boot, chunk):
         W = draw(min(chunk, n_boot - start))
-        C = np.einsum("bg,sgc->sbc", W, per_cluster, optimize=True).reshape(len(preds), -1, k, k)
-        for m, v in metrics_from_confusions(C).items():
+        if groups is None:
+            WT = np.ascontiguousarray(W.T)  # one copy per chunk, not one per system
+            C = np.stack([(o @ WT).T for o in OT])
+        else:
+            C = np.einsum("bg,sgc->sbc", W, per_cluster, optimize=True)
+        for m, v in metrics_from_confusions(C.reshape(len(preds), -1, k, k)).items():
             out[m].append(v)
     return {m: np.concatenate(v, axis=1) for m, v in out.items()}
 
@@ -158,9 +168,11 @@ def approximate_randomisation(y, pred_a, pred_b, k: int, *, metrics=("uar", "mac
 
     Under H0 the two systems are exchangeable on every item, so each permutation swaps
     A's and B's prediction on a random half of the items and recomputes the difference.
-    Only items where the two disagree can change anything, so only they are permuted, as
-    (permutations × disagreeing) @ (disagreeing × K²) count updates. The p-value uses the
-    add-one estimator (r + 1) / (R + 1), never 0.
+    Only items where the two disagree can change anything, and disagreeing items with the
+    same (truth, A's label, B's label) are interchangeable: only how many of the m such
+    items get swapped matters (Binomial(m, 1/2)), so counts are updated per pattern (at
+    most K³ of them) rather than per item.
+    The p-value uses the add-one estimator (r + 1) / (R + 1), never 0.
     """
     y = np.asarray(y, np.int64)
     a = np.asarray(pred_a, np.int64)
@@ -172,17 +184,35 @@ def approximate_randomisation(y, pred_a, pred_b, k: int, *, metrics=("uar", "mac
     out = {}
     if len(d) == 0:
         return {m: {"diff": obs[m], "p": 1.0, "n_perm": 0} for m in metrics}
-    # moving item i from A to B; float32 holds these integer counts exactly (< 2**24)
-    D = (_onehot_cells(y[d], b[d], k) - _onehot_cells(y[d], a[d], k)).astype(np.float32)
+    patterns, sizes = np.unique(np.column_stack([y[d], a[d], b[d]]), axis=0, return_counts=True)
+    # each pattern gets ceil(m / 8) random bytes, the last one masked down to its m % 8 bits;
+    # the popcount of a pattern's bytes is its Binomial(m, 1/2) number of swaps
+    nbytes = (sizes + 7) // 8
+    starts = np.concatenate([[0], np.cumsum(nbytes)[:-1]])
+    mask = np.full(int(nbytes.sum()), 0xFF, np.uint8)
+    rem = sizes % 8
+    mask[(starts + nbytes - 1)[rem > 0]] = (1 << rem[rem > 0]) - 1
+    popcount = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+    # swapping one item of a pattern moves one count from A's cell to B's cell (sparse: 2 per row)
+    import scipy.sparse as sp
+
+    G = len(patterns)
+    D = sp.csr_matrix((np.r_[np.ones(G), -np.ones(G)],
+                       (np.r_[patterns[:, 0] * k + patterns[:, 2], patterns[:, 0] * k + patterns[:, 1]],
+                        np.r_[np.arange(G), np.arange(G)])), shape=(k * k, G))
+    # byte -> pattern it belongs to; (D @ byte-to-pattern) maps each byte's popcount straight
+    # to confusion-count changes in one sparse product
+    owner = np.repeat(np.arange(G), nbytes)
+    DP = (D @ sp.csr_matrix((np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(G, len(owner))))
+    DP = DP.astype(np.float32).tocsr()
     rng = np.random.default_rng(seed)
     exceed = {m: 0 for m in metrics}
-    chunk = max(1, min(n_perm, 2_000_000 // max(len(d), 1)))
+    chunk = max(1, min(n_perm, 8_000_000 // max(len(mask), 1)))
     done = 0
     while done < n_perm:
         r = min(chunk, n_perm - done)
-        # fair coin per item: 8 swaps from each random byte
-        S = np.unpackbits(rng.integers(0, 256, size=(r, (len(d) + 7) // 8), dtype=np.uint8), axis=1)[:, :len(d)]
-        delta = (S.astype(np.float32) @ D).astype(np.float64)
+        bits = popcount[rng.integers(0, 256, size=(len(mask), r), dtype=np.uint8) & mask[:, None]]
+        delta = np.asarray((DP @ bits.astype(np.float32)).T, dtype=np.float64)  # (r, K²), exact integers
         pa = metrics_from_confusions((Ca + delta).reshape(r, k, k))
         pb = metrics_from_confusions((Cb - delta).reshape(r, k, k))
         for m in metrics:
