@@ -37,6 +37,9 @@ def runs_dir(tmp_path_factory):
     # a partial copy of the same corpus: its own table, never ranked with the complete one
     make_run(syn, "emo_partial-00000001", 0.9, corpus="emodb", view="all", data_fingerprint="partialcopy", drop=30,
              extra_info={"transductive": True})
+    # another class set under the same view name (e.g. an older label mapping): its own table too
+    make_run(syn, "emo_3class-00000001", 0.7, corpus="emodb", view="all", classes=["neutral", "happy", "sad"],
+             data_fingerprint="threeclass")
     bad = make_run(syn, "edited-00000001", 0.6, corpus="emodb", view="all")
     m = json.loads((bad / "metrics.json").read_text())
     m["pooled"]["war"] = 0.99
@@ -57,12 +60,12 @@ def test_site_structure(site, runs_dir):
     html = index.read_text()
     assert any("edited-00000001" in x and "hand" in x for x in lines)
     assert "edited-00000001" in html  # named in the notes panel, not ranked
-    assert html.count('<section class="board"') == 3  # demo, emodb, emodb partial copy
-    assert "not comparable with the other table" in html
+    assert html.count('<section class="board"') == 4  # demo, emodb, its partial copy, its 3-class view
+    assert html.count("not comparable with the other table") == 3 and "classes neutral, happy, sad" in html
     assert "transductive normalisation" in html
     site_dir = index.parent
-    assert len(list((site_dir / "runs").glob("*.html"))) == 6
-    assert len(list((site_dir / "tables").glob("*.tex"))) == 3
+    assert len(list((site_dir / "runs").glob("*.html"))) == 7
+    assert len(list((site_dir / "tables").glob("*.tex"))) == 4
     md = next(p for p in (site_dir / "tables").glob("emodb-all-loso-data0000*.md")).read_text()
     assert "**" in md and "leave-one-speaker-out" in md
     assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing fetched from anywhere

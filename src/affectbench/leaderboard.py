@@ -123,9 +123,15 @@ def build(paths, output: Path, *, n_boot: int = 2000, log=None, reports: bool = 
         names[(t["corpus"], t["view"], t["protocol_name"])].append((t, k))
     for same in names.values():
         if len(same) > 1:
+            classes = {k[2] for _, k in same}
             fps = {k[4] for _, k in same}
             for t, k in same:
-                t["suffix"] = (f"data {k[4][:8]}" if len(fps) > 1 else f"test folds {k[5][:8]}")
+                if len(classes) > 1:
+                    t["suffix"] = f"classes {', '.join(k[2])}"
+                elif len(fps) > 1:
+                    t["suffix"] = f"data {k[4][:8]}"
+                else:
+                    t["suffix"] = f"test folds {k[5][:8]}"
                 t["suffix"] += ": not comparable with the other table of this corpus"
     tables.sort(key=lambda t: (t["corpus"], t["view"], t["protocol_name"], t["suffix"]))
 
