@@ -212,3 +212,25 @@ def test_friedman_panel_across_corpora(tmp_path):
         page.select_option("#corpus-filter", "emodb")
         assert page.locator("#across-corpora").is_hidden() and page.locator("tbody tr:visible").count() == 3
         browser.close()
+
+
+@pytest.mark.parametrize("task", ["multilabel", "regression"])
+def test_html_report_for_other_tasks(task, tmp_path):
+    """The runner writes report.html for every run, so it must not fail on these tasks."""
+    import numpy as np
+
+    from affectbench import metrics as M
+
+    rng = np.random.default_rng(0)
+    if task == "multilabel":
+        Y, P = rng.random((50, 3)) < 0.4, rng.random((50, 3)) < 0.4
+        pooled = M.multilabel(Y, P, ["joy", "anger", "fear"], n_boot=50)
+    else:
+        Y = rng.random((50, 2))
+        pooled = M.regression(Y, Y + rng.normal(0, 0.1, Y.shape), ["valence", "arousal"], n_boot=50)
+    metrics = {"run": "r-1", "task": task, "pooled": pooled, "folds": [{**pooled, "fold": "test"}], "fold_mean": {}}
+    info = {"spec": {"name": "r"}, "corpus": {"name": "x", "view": "v", "classes": pooled["classes"], "n": 50},
+            "protocol": {"kind": "official", "folds": [{"name": "test", "fingerprint": "f"}]}}
+    html = write_html_report(tmp_path, metrics, info).read_text()
+    key = "macro_f1" if task == "multilabel" else "ccc"
+    assert f"{pooled[key]:.3f}" in html and "Confusion matrix" not in html

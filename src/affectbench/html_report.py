@@ -11,7 +11,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-METRIC_ROWS = (("war", "WAR"), ("uar", "UAR"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"))
+METRIC_ROWS = (("war", "WAR"), ("uar", "UAR"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"),
+               ("micro_f1", "micro-F1"), ("samples_f1", "samples-F1"), ("exact_match", "exact match"),
+               ("ccc", "CCC"), ("pearson", "Pearson r"), ("mae", "MAE"))
 PROTOCOLS = {"loso": "leave-one-speaker-out", "logo": "leave-one-group-out", "official": "official split",
              "kfold": "speaker-disjoint folds", "fixed": "fixed folds"}
 
@@ -67,11 +69,20 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
     """Everything the run template shows, from the two JSON files alone."""
     pooled = metrics["pooled"]
     classes = list(pooled.get("classes") or info["corpus"]["classes"])
-    C = pooled.get("confusion") or [[0] * len(classes) for _ in classes]
     cm = []
-    for row in C:
+    for row in pooled.get("confusion") or []:  # single-label runs only
         tot = max(sum(row), 1)
         cm.append([{"n": int(v), "frac": v / tot} for v in row])
+    task = metrics.get("task", "single_label")
+    if task == "regression":
+        per_class = {"title": "Per target", "cols": ["CCC", "Pearson r", "MAE"], "rows": [
+            (t, [v.get("ccc"), v.get("pearson")], v.get("mae")) for t, v in pooled.get("per_target", {}).items()]}
+    elif task == "multilabel":
+        per_class = {"title": "Per-class F1", "cols": ["support", "F1"], "rows": [
+            (c, [pooled.get("support", {}).get(c)], pooled.get("per_class_f1", {}).get(c)) for c in classes]}
+    else:
+        per_class = {"title": "Per-class recall", "cols": ["support", "recall"], "rows": [
+            (c, [pooled.get("support", {}).get(c)], pooled.get("per_class_recall", {}).get(c)) for c in classes]}
     spec = info.get("spec", {})
     if spec_text is None:
         from .spec import dump_toml
@@ -85,7 +96,7 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
     unit = info.get("ci_unit")
     level = pooled.get("ci_level", 0.95)
     cav = caveats(metrics, info) + [c for c in extra_caveats if c not in caveats(metrics, info)]
-    cis = [v for k, v in (pooled.get("ci") or {}).items() if v and k in dict(METRIC_ROWS)]
+    cis = [v for k, v in (pooled.get("ci") or {}).items() if v and k in dict(METRIC_ROWS) and k != "mae"]
     axis = (max(0.0, min(v[0] for v in cis) - 0.05), min(1.0, max(v[1] for v in cis) + 0.05)) if cis else (0.0, 1.0)
     folds_info = {f.get("name"): f for f in info.get("protocol", {}).get("folds", [])}
     return {
@@ -98,7 +109,7 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
         "ci_note": (f"{pooled['n_boot']} bootstrap resamples over {unit or 'utterance'}s"
                     if pooled.get("n_boot") else ""),
         "metric_rows": [(k, lab) for k, lab in METRIC_ROWS if k in pooled],
-        "cm": cm, "axis": axis,
+        "cm": cm, "axis": axis, "per_class": per_class, "task": task,
         "folds": [{**f, "test_groups": folds_info.get(f.get("fold"), {}).get("test_groups", []),
                    "fingerprint": folds_info.get(f.get("fold"), {}).get("fingerprint", "")}
                   for f in metrics.get("folds", [])],
@@ -130,9 +141,8 @@ def write_html_report(folder: Path, metrics: dict, info: dict, *, leaderboard: s
     ``leaderboard``: a leaderboard page to link to (made relative to the run folder).
     """
     folder = Path(folder)
-    if metrics.get("task", "single_label") != "single_label":
-        raise ValueError(f"report.html covers single-label runs; this one is {metrics.get('task')}")
     link = None
+    plot = next((p for p in ("confusion.png", "per_class_f1.png") if (folder / p).exists()), None)
     if leaderboard is not None:
         link = os.path.relpath(Path(leaderboard), folder) if not str(leaderboard).startswith(("http:", "https:")) \
             else str(leaderboard)
@@ -140,7 +150,7 @@ def write_html_report(folder: Path, metrics: dict, info: dict, *, leaderboard: s
     html = render_run(metrics, info, spec_text=spec_file.read_text(encoding="utf-8") if spec_file.exists() else None,
                       links={"leaderboard": link,
                              "report": "report.md" if (folder / "report.md").exists() else None,
-                             "confusion_png": "confusion.png" if (folder / "confusion.png").exists() else None})
+                             "confusion_png": plot})
     out = folder / "report.html"
     out.write_text(html, encoding="utf-8")
     return out
