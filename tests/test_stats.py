@@ -182,3 +182,11 @@ def test_utterance_bootstrap_by_patterns_has_the_right_spread():
     pb, pc = np.mean(ra & ~rb), np.mean(~ra & rb)
     sd = np.sqrt((pb + pc - (pb - pc) ** 2) / 600)
     assert (boot["war"][0] - boot["war"][1]).std() == pytest.approx(sd, rel=0.05)
+
+
+def test_only_uar_matches_full_metrics():
+    y, a, b = _pair(n=200, seed=3)
+    g = np.repeat(list("abcdefghij"), 20)
+    full = stats.bootstrap_metrics(y, np.stack([a, b]), 4, groups=g, n_boot=300, seed=1)
+    fast = stats.bootstrap_metrics(y, np.stack([a, b]), 4, groups=g, n_boot=300, seed=1, only=("uar",))
+    assert list(fast) == ["uar"] and np.allclose(fast["uar"], full["uar"])

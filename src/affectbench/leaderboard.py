@@ -42,16 +42,15 @@ def tied_with_best(runs: list[Run], n_boot: int, seed: int = 0) -> tuple[list[fl
     Runs in one table share their test items (same test key), so predictions align by id.
     """
     from .compare import _unit
-    from .runfolders import codes
 
     best = int(np.argmax([r.pooled["uar"] for r in runs]))
     classes = runs[best].classes
-    frames = [r.preds.sort_values("id", kind="mergesort") for r in runs]
-    y = codes(frames[best]["true"], classes)
-    P = np.stack([codes(f["pred"], classes) for f in frames])
+    ref = runs[best]
+    y = ref.y[ref.by_id]
+    P = np.stack([r.p[r.by_id] for r in runs])
     unit = _unit(runs, None)
-    groups = frames[best][unit].astype(str).to_numpy() if unit in frames[best].columns else None
-    boot = stats.bootstrap_metrics(y, P, len(classes), groups=groups, n_boot=n_boot, seed=seed)["uar"]
+    groups = ref.preds[unit].astype(str).to_numpy()[ref.by_id] if unit in ref.preds.columns else None
+    boot = stats.bootstrap_metrics(y, P, len(classes), groups=groups, n_boot=n_boot, seed=seed, only=("uar",))["uar"]
     point = stats._point(y, P, len(classes))["uar"]
     others = [i for i in range(len(runs)) if i != best]
     raw = stats.bootstrap_test(point[best] - point[others], boot[best][None, :] - boot[others])

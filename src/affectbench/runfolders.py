@@ -38,6 +38,10 @@ class Run:
     label: str = ""
     warnings: list[str] = field(default_factory=list)
     _test_key: str | None = field(default=None, repr=False)
+    #: class indices of truth and prediction, and the row order that sorts by id (set on load)
+    y: np.ndarray | None = field(default=None, repr=False)
+    p: np.ndarray | None = field(default=None, repr=False)
+    by_id: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -80,10 +84,10 @@ class Run:
         same training pool, so they are compared (with a note) even when those differ.
         """
         if self._test_key is None:
-            ids = self.preds["id"].astype(str).tolist()
-            folds = self.preds["fold"].astype(str).tolist() if "fold" in self.preds.columns else [""] * len(ids)
-            pairs = sorted(f"{f}\t{i}" for f, i in zip(folds, ids))
-            self._test_key = hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
+            keys = self.preds["id"].astype(str)
+            if "fold" in self.preds.columns:
+                keys = self.preds["fold"].astype(str) + "\t" + keys
+            self._test_key = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
         return self._test_key
 
     @property
@@ -130,22 +134,6 @@ class Run:
         return caveats(self.metrics, self.info) + self.warnings
 
 
-def codes(values, classes: list[str]) -> np.ndarray:
-    """Class indices of a label column (-1 for a label outside ``classes``)."""
-    return pd.Index(classes).get_indexer(np.asarray(values, dtype=object)).astype(np.int64)
-
-
-def _recompute(preds: pd.DataFrame, classes: list[str]) -> dict[str, float]:
-    y = codes(preds["true"], classes)
-    p = codes(preds["pred"], classes)
-    if (y < 0).any() or (p < 0).any():
-        bad = sorted(set(preds["true"][y < 0]) | set(preds["pred"][p < 0]))
-        raise RunFolderError(f"predictions.parquet has labels outside the class set {classes}: {bad[:5]}")
-    k = len(classes)
-    C = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
-    return {m: float(v) for m, v in metrics_from_confusions(C).items()}
-
-
 def load_run(folder: Path, *, current_version: str | None = None) -> Run:
     folder = Path(folder)
     missing = [f for f in REQUIRED if not (folder / f).exists()]
@@ -165,30 +153,47 @@ def load_run(folder: Path, *, current_version: str | None = None) -> Run:
     task = metrics.get("task", "single_label")
     if task != "single_label":
         raise RunFolderError(f"a {task} run: compare and leaderboard rank single-label runs only")
-    try:
-        import pyarrow.parquet as pq
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
+    try:
         # the per-class probabilities are not needed to compare decisions: skip reading them
         names = pq.read_schema(folder / "predictions.parquet").names
-        preds = pq.read_table(folder / "predictions.parquet",
-                              columns=[c for c in names if not c.startswith("p_")]).to_pandas()
+        tbl = pq.read_table(folder / "predictions.parquet", columns=[c for c in names if not c.startswith("p_")])
     except Exception as e:  # noqa: BLE001 - any unreadable parquet is the same problem for us
         raise RunFolderError(f"unreadable predictions.parquet: {e}") from None
     for col in ("id", "true", "pred"):
-        if col not in preds.columns:
+        if col not in tbl.column_names:
             raise RunFolderError(f"predictions.parquet has no '{col}' column")
-    run = Run(folder, info, metrics, preds)
-    got = _recompute(preds, run.classes)
+    # the checks below run in Arrow's C kernels: 500 folders must load in a few seconds
+    run = Run(folder, info, metrics, tbl.to_pandas())
+    classes = run.classes
+    value_set = pa.array(classes, pa.string())
+    y, p = (pc.fill_null(pc.index_in(tbl[c].cast(pa.string()), value_set=value_set), -1).to_numpy()
+            .astype(np.int64) for c in ("true", "pred"))
+    if (y < 0).any() or (p < 0).any():
+        bad = sorted(set(np.asarray(tbl["true"].to_pylist(), object)[y < 0]) |
+                     set(np.asarray(tbl["pred"].to_pylist(), object)[p < 0]))
+        raise RunFolderError(f"predictions.parquet has labels outside the class set {classes}: {bad[:5]}")
+    k = len(classes)
+    got = {m: float(v) for m, v in
+           metrics_from_confusions(np.bincount(y * k + p, minlength=k * k).reshape(k, k)).items()}
+    ids = tbl["id"].cast(pa.string())
+    run.y, run.p = y, p
+    run.by_id = pc.sort_indices(ids).to_numpy()
+    keys = pc.binary_join_element_wise(tbl["fold"].cast(pa.string()), ids, "\t") if "fold" in tbl.column_names else ids
+    run._test_key = hashlib.sha256("\n".join(pc.take(keys, pc.sort_indices(keys)).to_pylist()).encode()).hexdigest()[:16]
     for m in ("war", "uar", "macro_f1"):
         said = metrics["pooled"].get(m)
         if said is None or abs(float(said) - got[m]) > TOL:
             raise RunFolderError(
                 f"metrics.json says {m} = {said} but predictions.parquet gives {got[m]:.6f}: "
                 "edited by hand or out of date; re-run it")
-    if metrics["pooled"].get("n", len(preds)) != len(preds):
+    if metrics["pooled"].get("n", len(y)) != len(y):
         raise RunFolderError(f"metrics.json counts {metrics['pooled']['n']} predictions, "
-                             f"predictions.parquet holds {len(preds)}")
-    if preds["id"].duplicated().any():
+                             f"predictions.parquet holds {len(y)}")
+    if pc.count_distinct(ids).as_py() != len(ids):
         raise RunFolderError("predictions.parquet lists an utterance id twice")
     if current_version is None:
         from importlib import metadata

@@ -32,7 +32,7 @@ Q_ALPHA_010 = {2: 1.645, 3: 2.052, 4: 2.291, 5: 2.459, 6: 2.589, 7: 2.693, 8: 2.
                10: 2.920}
 
 
-def metrics_from_confusions(C: np.ndarray) -> dict[str, np.ndarray]:
+def metrics_from_confusions(C: np.ndarray, only=None) -> dict[str, np.ndarray]:
     """WAR/UAR/macro-F1/weighted-F1 from a stack of confusion matrices (..., K, K).
 
     Same definitions as the run's metrics (classes absent from the truth are left out of
@@ -42,6 +42,12 @@ def metrics_from_confusions(C: np.ndarray) -> dict[str, np.ndarray]:
     C = np.asarray(C, np.float64)
     tp = np.diagonal(C, axis1=-2, axis2=-1)
     support = C.sum(-1)
+    if only is not None and set(only) <= {"war", "uar"}:  # cheap: no precision / F1 needed
+        present = support > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = np.where(present, tp / np.maximum(support, 1), 0.0)
+            full = {"war": tp.sum(-1) / support.sum(-1), "uar": recall.sum(-1) / present.sum(-1)}
+        return {m: full[m] for m in only}
     predicted = C.sum(-2)
     n = support.sum(-1)
     present = support > 0
@@ -50,8 +56,9 @@ def metrics_from_confusions(C: np.ndarray) -> dict[str, np.ndarray]:
         precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
         npresent = present.sum(-1)
-        return {"war": tp.sum(-1) / n, "uar": (recall * present).sum(-1) / npresent,
+        full = {"war": tp.sum(-1) / n, "uar": (recall * present).sum(-1) / npresent,
                 "macro_f1": (f1 * present).sum(-1) / npresent, "weighted_f1": (f1 * support).sum(-1) / n}
+    return full if only is None else {m: full[m] for m in only}
 
 
 def _onehot_cells(y: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
@@ -68,7 +75,7 @@ def _cluster_weights(rng: np.random.Generator, n_clusters: int, size: int) -> np
 
 
 def bootstrap_metrics(y: np.ndarray, preds: np.ndarray, k: int, *, groups=None, n_boot: int = 10000,
-                      seed: int = 0, chunk: int = 2000) -> dict[str, np.ndarray]:
+                      seed: int = 0, chunk: int = 2000, only=None) -> dict[str, np.ndarray]:
     """Each system's metrics on the same ``n_boot`` resamples: {metric: (n_systems, n_boot)}.
 
     ``preds`` is (n_systems, n). With ``groups`` (speakers, dialogues) clusters are drawn
@@ -97,7 +104,7 @@ def bootstrap_metrics(y: np.ndarray, preds: np.ndarray, k: int, *, groups=None, 
 
         def draw(size):
             return _cluster_weights(rng, n_clusters, size)
-    out: dict[str, list] = {m: [] for m in SINGLE}
+    out: dict[str, list] = {m: [] for m in (only or SINGLE)}
     if groups is None:
         # one cell per pattern and system: a sparse (patterns × K²) indicator per system, so a
         # chunk of resamples costs (resamples × patterns) per system, not × K² more
@@ -106,10 +113,10 @@ def bootstrap_metrics(y: np.ndarray, preds: np.ndarray, k: int, *, groups=None, 
         OT = [sp.csr_matrix((np.ones(n_clusters), (patterns[:, 0] * k + patterns[:, 1 + s], np.arange(n_clusters))),
                             shape=(k * k, n_clusters)) for s in range(len(preds))]
     else:
-        # per system, per cluster counts of each confusion cell: (S, clusters, K²)
-        per_cluster = np.zeros((len(preds), n_clusters, k * k))
-        for s, p in enumerate(preds):
-            np.add.at(per_cluster[s], (codes, y * k + p), 1.0)
+        # per system, per cluster counts of each confusion cell: (S, clusters, K²), one bincount
+        flat = (np.arange(len(preds))[:, None] * n_clusters + codes[None, :]) * (k * k) + y[None, :] * k + preds
+        per_cluster = np.bincount(flat.ravel(), minlength=len(preds) * n_clusters * k * k).reshape(
+            len(preds), n_clusters, k * k).astype(np.float64)
     for start in range(0, n_boot, chunk):
         W = draw(min(chunk, n_boot - start))
         if groups is None:
@@ -117,7 +124,7 @@ def bootstrap_metrics(y: np.ndarray, preds: np.ndarray, k: int, *, groups=None, 
             C = np.stack([(o @ WT).T for o in OT])
         else:
             C = np.einsum("bg,sgc->sbc", W, per_cluster, optimize=True)
-        for m, v in metrics_from_confusions(C.reshape(len(preds), -1, k, k)).items():
+        for m, v in metrics_from_confusions(C.reshape(len(preds), -1, k, k), only).items():
             out[m].append(v)
     return {m: np.concatenate(v, axis=1) for m, v in out.items()}
 
@@ -231,13 +238,15 @@ def bootstrap_test(point_diff, diffs) -> np.ndarray | float:
     correction over hundreds of runs needs (the smallest p must fall below alpha / m).
     ``diffs``: (n_boot,) or (comparisons, n_boot), with ``point_diff`` of matching shape.
     """
-    from scipy.special import ndtr
+    from math import erfc, sqrt  # the normal tail without importing scipy for it
 
+    ndtr = np.frompyfunc(lambda z: 0.5 * erfc(-z / sqrt(2)), 1, 1)
     d = np.atleast_2d(np.asarray(diffs, np.float64))
     x = np.atleast_1d(np.asarray(point_diff, np.float64))
     sd = np.nanstd(d, axis=1, ddof=1) if d.shape[1] > 1 else np.zeros(len(d))
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(sd > 0, 2 * ndtr(-np.abs(x) / np.where(sd > 0, sd, 1)), np.where(x == 0, 1.0, 0.0))
+        tail = ndtr(-np.abs(x) / np.where(sd > 0, sd, 1)).astype(np.float64)
+        p = np.where(sd > 0, 2 * tail, np.where(x == 0, 1.0, 0.0))
     return float(p[0]) if np.ndim(point_diff) == 0 else p
 
 
