@@ -5,7 +5,6 @@ import json
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 

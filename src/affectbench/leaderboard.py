@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections import defaultdict
 from importlib import metadata
