@@ -121,4 +121,4 @@ def test_empty_text_with_a_per_fold_extractor(tmp_path):
         ab.run(ab.load_spec(data=data))
     data["corpus"]["on_error"] = "skip"
     res = ab.run(ab.load_spec(data=data))
-    assert res.metrics["n_skipped"] == 1 and "skipped 1 utterance" in res.report.read_text()
+    assert res.metrics["n_skipped"] == 1 and "dropped 1 utterance" in res.report.read_text()

@@ -97,3 +97,19 @@ def _check_wav_length(f, size: int, name: str) -> None:
             pos += 8 + n + (n & 1)
     finally:
         f.seek(0)
+
+
+def duration(path: str | os.PathLike, start: float | None = None, end: float | None = None) -> float:
+    """Seconds of audio an item covers, from the header (the segment if start/end are given)."""
+    name = str(path)
+    if name.startswith("tar://"):
+        from . import tario
+
+        src = tario.member_file(name)
+    else:
+        src = name
+    info = sf.info(src)
+    total = info.frames / info.samplerate
+    first = 0.0 if _missing(start) else float(start)
+    last = total if _missing(end) else min(float(end), total)
+    return max(0.0, last - first)

@@ -43,7 +43,11 @@ class ProtocolSpec:
     #: loso | logo | folds | official; empty = the corpus's default protocol
     kind: str = ""
     group: str = "speaker"
+    #: how many units of each fold's training side are held out for validation
     valid_groups: int = 1
+    #: what such a unit is: "group" (whole sessions), "speaker" (speakers inside the training
+    #: groups); empty = speaker whenever the corpus has speaker ids
+    valid_unit: str = ""
     folds: list | None = None
     speaker_independent: bool | None = None
 
@@ -73,6 +77,8 @@ class HeadSpec:
     threshold: str = "per_class"
     #: inverse regularisation of the logreg head
     C: float = 1.0
+    #: after choosing epochs/regularisation on validation, retrain on train + validation
+    refit: bool = False
 
 
 @dataclass
@@ -96,16 +102,16 @@ class Spec:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def result_hash(self, data_fingerprint: str) -> str:
-        """What determines the numbers: everything but where outputs go and how many workers run."""
+    def deciding(self) -> dict:
+        """The spec as far as it decides the numbers: not where outputs go, how many workers
+        run, or where the corpus lives (the data fingerprint and content keys stand for it)."""
         d = self.to_dict()
         d.pop("output_dir")
         d.pop("description")
         for k in ("jobs", "executor", "address"):
             d["features"].pop(k)
-        d["corpus"].pop("root")  # the data fingerprint stands for the data, wherever it lives
-        blob = json.dumps([d, data_fingerprint], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:8]
+        d["corpus"].pop("root")
+        return d
 
 
 def _build(cls, data: dict, where: str, source: str):
@@ -159,6 +165,7 @@ def _coerce(value, t, key, source):
 CHOICES = {
     "corpus.on_error": ("raise", "skip"),
     "protocol.kind": ("", "loso", "logo", "folds", "official"),
+    "protocol.valid_unit": ("", "group", "speaker"),
     "features.normalization": ("fold", "speaker", "none"),
     "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
@@ -168,6 +175,10 @@ CHOICES = {
 def _check(spec: Spec, source: str) -> Spec:
     if not spec.name:
         raise SpecError(f"{source}: 'name' is required")
+    if (spec.name in (".", "..") or Path(spec.name).name != spec.name or "/" in spec.name
+            or "\\" in spec.name or "\0" in spec.name):
+        raise SpecError(f"{source}: 'name' = {spec.name!r} must be a plain name (one path component, "
+                        "no '/', '\\' or '..'): it names the run folder inside output_dir")
     if not spec.corpus.name:
         raise SpecError(f"{source}: 'corpus.name' is required")
     for key, allowed in CHOICES.items():
@@ -177,6 +188,8 @@ def _check(spec: Spec, source: str) -> Spec:
             raise SpecError(f"{source}: '{key}' = {v!r} is not one of {', '.join(a for a in allowed if a)}")
     if not spec.features.extractors:
         raise SpecError(f"{source}: 'features.extractors' is empty")
+    if spec.protocol.valid_groups < 0:
+        raise SpecError(f"{source}: 'protocol.valid_groups' must be >= 0")
     if spec.features.jobs < 1:
         raise SpecError(f"{source}: 'features.jobs' must be >= 1")
     if not 0 < spec.metrics.ci < 1:

@@ -18,6 +18,9 @@ from ..errors import MediaError, SpecError, UnknownNameError
 
 _REGISTRY: dict[str, type["Extractor"]] = {}
 
+#: below this an audio clip is named "too short" when its features are not finite
+MIN_SECONDS = 0.25
+
 
 def register(cls):
     _REGISTRY[cls.name] = cls
@@ -69,6 +72,10 @@ class Extractor:
 
     #: true for extractors that need a model folder from the user (nothing ships with them)
     needs_model: ClassVar[bool] = False
+    #: bump when what the extractor computes from the same inputs changes (pooling, chunking,
+    #: resampling …): it is part of the identity, so cached features and finished runs made
+    #: by the old algorithm are never reused
+    algo_version: ClassVar[str] = "1"
 
     @classmethod
     def ready(cls) -> bool:
@@ -84,7 +91,7 @@ class Extractor:
 
     def identity(self) -> dict:
         return {"name": self.name, "config": self.config, "versions": self.versions(),
-                "model": self.model_fingerprint()}
+                "model": self.model_fingerprint(), "algo_version": self.algo_version}
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
@@ -114,6 +121,25 @@ class Extractor:
 
     def process_one(self, item: dict) -> np.ndarray:
         raise NotImplementedError
+
+    def nonfinite_problem(self, item: dict, x: np.ndarray) -> str:
+        """Why an item's features came out NaN/inf, for the failure message (the item is a
+        failure, never cached). Audio extractors look at the duration: openSMILE gives NaN
+        for clips of a few samples."""
+        bad = int((~np.isfinite(x)).sum())
+        where = ""
+        if self.modality == "audio" and item.get("audio"):
+            try:
+                from ..audio import duration
+
+                d = duration(item["audio"], item.get("start"), item.get("end"))
+            except Exception:
+                d = None
+            if d is not None and d < MIN_SECONDS:
+                return f"too short: {d:.2f} s ({self.name} gives non-finite features below {MIN_SECONDS} s)"
+            if d is not None:
+                where = f" for {d:.2f} s of audio"
+        return f"{self.name} gave non-finite features ({bad} of {x.size} values NaN/inf){where}"
 
     def process_batch(self, items: list[dict]) -> list[np.ndarray | MediaError]:
         """Per-item results; a failing item yields its MediaError, the others still count."""

@@ -18,9 +18,9 @@ import pandas as pd
 
 from ..errors import MediaError
 from .base import Extractor, get_extractor
-from .store import FeatureStore, FileHashes, content_key
+from .store import FeatureStore, FileHashes, content_key, media_item
 
-ITEM_COLUMNS = ("id", "audio", "start", "end", "text", "video", "image")
+ITEM_COLUMNS = ("id", "audio", "start", "end", "text", "video", "video_start", "video_end", "image")
 
 
 @dataclass
@@ -56,6 +56,10 @@ def _run_chunk(ex: Extractor, items: list[dict]):
     res = ex.process_batch(items)
     ok_keys, ok_X, fails = [], [], []
     for it, r in zip(items, res):
+        if not isinstance(r, MediaError) and not np.isfinite(r).all():
+            # NaN features are a failure of that file, never a cached success: one NaN row
+            # spreads through fold standardisation into every prediction
+            r = MediaError(it.get(ex.modality) or f"utterance {it.get('id')}", ex.nonfinite_problem(it, r))
         if isinstance(r, MediaError):
             fails.append((r.path, r.problem))
         else:
@@ -67,15 +71,29 @@ def _run_chunk(ex: Extractor, items: list[dict]):
 EXECUTORS = ("local", "ray")
 
 
-def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
-            progress: Callable[[int, int], None] | None = None, executor: str = "local",
-            address: str | None = None) -> Extraction:
-    records = df[list(ITEM_COLUMNS)].to_dict("records")
+def item_records(df: pd.DataFrame, modality: str) -> list[dict]:
+    """Manifest rows as the items an extractor of ``modality`` sees (video: its segment)."""
+    cols = [c for c in ITEM_COLUMNS if c in df.columns]
+    return [media_item(r, modality) for r in df[cols].to_dict("records")]
+
+
+def content_keys(ex: Extractor, df: pd.DataFrame) -> list[str]:
+    """One content key per manifest row: cheap for unchanged files (hashes keyed by size/mtime)."""
     hashes = FileHashes()
     try:
-        keys = [content_key(r, ex.modality, hashes) for r in records]
+        return [content_key(r, ex.modality, hashes) for r in item_records(df, ex.modality)]
     finally:
         hashes.close()
+
+
+def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
+            progress: Callable[[int, int], None] | None = None, executor: str = "local",
+            address: str | None = None, keys: list[str] | None = None) -> Extraction:
+    """``keys``: the rows' content keys when the caller computed them already (the runner
+    does, for the run identity)."""
+    records = item_records(df, ex.modality)
+    if keys is None:
+        keys = content_keys(ex, df)
     store = FeatureStore(ex.identity(), ex.identity_hash())
     todo_keys = set(store.missing(keys))
     items, seen = [], set()

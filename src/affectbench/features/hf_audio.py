@@ -538,13 +538,13 @@ class HFAudio(HFExtractorMixin, Extractor):
 
     def frames_for(self, row: dict) -> np.ndarray:
         """The stored frame sequence of a manifest row (after an extraction with ``frames = true``)."""
-        from .store import FileHashes, content_key
+        from .store import FileHashes, content_key, media_item
 
         if not self.config["frames"]:
             raise SpecError(f"extractor '{self.name}': frame sequences are stored only with frames = true")
         hashes = FileHashes()
         try:
-            key = content_key(row, self.modality, hashes)
+            key = content_key(media_item(row, self.modality), self.modality, hashes)
         finally:
             hashes.close()
         p = self.frames_dir() / f"{key}.npy"

@@ -96,14 +96,31 @@ def _num(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.4f}"
 
 
+def media_item(record: dict, modality: str) -> dict:
+    """The item an extractor of ``modality`` sees: for video, the segment is the video segment.
+
+    IEMOCAP keeps one AVI per dialogue and each turn's span inside it in ``video_start`` /
+    ``video_end``; ``start``/``end`` describe the turn's audio. A video extractor that read
+    ``start``/``end`` (or none) would give every turn the whole dialogue's faces.
+    """
+    item = dict(record)
+    if modality == "video":
+        item["start"], item["end"] = record.get("video_start"), record.get("video_end")
+    return item
+
+
 def content_key(item: dict, modality: str, hashes: FileHashes) -> str:
+    """What the features of one item depend on: the media bytes and the segment (or the text).
+
+    ``item`` is a :func:`media_item` (its ``start``/``end`` are the modality's segment).
+    """
     if modality == "text":
         t = item.get("text")
         return "t" + hashlib.sha1(("" if t is None else str(t)).encode()).hexdigest()
     path = item.get(modality)
     digest = hashes.get(path) if path else None
-    if digest is None:  # missing file: a key that never hits, the extractor reports the error
-        return "missing:" + str(path)
+    if digest is None:  # missing media: a key that never hits and never merges two utterances
+        return f"missing:{item.get('id')}:{path}"
     return "a" + hashlib.sha1(f"{digest}|{_num(item.get('start'))}|{_num(item.get('end'))}".encode()).hexdigest()
 
 
@@ -126,8 +143,10 @@ class FeatureStore:
                         keys, X = z["keys"], z["X"]
                 except Exception:  # a shard cut off mid-write by a crash before rename cannot exist;
                     continue       # anything unreadable is ignored and recomputed
-                for k, row in zip(keys.tolist(), X):
-                    idx[k] = row
+                finite = np.isfinite(X).all(1) if X.ndim == 2 else np.ones(len(keys), bool)
+                for k, row, good in zip(keys.tolist(), X, finite):
+                    if good:  # a non-finite row (written by an older version) is recomputed
+                        idx[k] = row
             self._index = idx
         return self._index
 
