@@ -368,6 +368,11 @@ def demo_cmd(output_dir: Path = typer.Option(Path("runs"), help="where the run f
                      "not a benchmark)")
 
 
+from . import cli_grid  # noqa: E402
+
+cli_grid.register(app, _console, _reporter)
+
+
 def main():
     try:
         app()

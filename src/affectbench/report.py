@@ -83,6 +83,14 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         f"- head: `{info['spec']['head']['kind']}`; seed {info['spec']['seed']}"
         + ("; refitted on train + validation at the chosen settings" if proto.get("refit") else ""),
     ]
+    if tested.get("label_source"):
+        ls = tested["label_source"]
+        lines.append(f"- labels: trained on `{ls['train']}`, scored on `{ls['score']}`"
+                     + (f" ({ls['without_training_label']} utterance(s) without a training label left out)"
+                        if ls["without_training_label"] else ""))
+    for name, n in (tested.get("missing_modality") or {}).items():
+        if n:
+            lines.append(f"- **{n} utterance(s) lacked `{name}`** (missing or unreadable); the head masked it")
     if info.get("transductive"):
         lines.append("- **transductive:** per-speaker normalisation uses the test speakers' own unlabelled "
                      "features; not comparable with inductive (fold-normalised) results")

@@ -78,6 +78,8 @@ class Data:
     df: pd.DataFrame  # the view's rows, text as encoders see it
     pool: pd.DataFrame | None  # rows outside the view that per-speaker statistics also use
     fingerprint: str
+    train_view: object = None  # the label source heads train on, when it is not the scored one
+    label_rows_dropped: int = 0  # rows of the view without a label in the training source
 
 
 def load_data(spec: Spec, rep: Reporter) -> Data:
@@ -105,13 +107,34 @@ def load_data(spec: Spec, rep: Reporter) -> Data:
     df = view.apply(prepared.manifest)
     # encoders see the text a corpus says they should (markup stripped); the fingerprint covers it
     df["text"] = df["text"].map(corpus.text_for_features, na_action="ignore")
+    train_view, lost = None, 0
+    if spec.corpus.train_view and spec.corpus.train_view != view.name:
+        df, train_view, lost = _with_training_labels(corpus, view, spec.corpus.train_view, prepared.manifest, df)
+        rep.log(f"training on '{train_view.name}' labels, scoring on '{view.name}' labels"
+                + (f" ({lost} utterance(s) without a '{train_view.name}' label left out)" if lost else ""))
     pool = None
     if spec.features.normalization == "speaker":
         full = prepared.manifest
         spk = set(df["speaker"].dropna())
         pool = full[full["speaker"].isin(spk) & ~full["id"].isin(set(df["id"]))].reset_index(drop=True)
         pool["text"] = pool["text"].map(corpus.text_for_features, na_action="ignore")
-    return Data(corpus, prepared, view, df, pool, mf.fingerprint(df))
+    fp = mf.fingerprint(df) if train_view is None else _digest([mf.fingerprint(df), train_view.name,
+                                                                 *df["y_train"].astype(str)])
+    return Data(corpus, prepared, view, df, pool, fp, train_view, lost)
+
+
+def _with_training_labels(corpus, view, name: str, manifest: pd.DataFrame, df: pd.DataFrame):
+    """Rows of the scored view that also have a label in the training source (EmotionTalk:
+    train on the audio annotators' labels, score on the multimodal consensus, or the reverse)."""
+    tv = corpus.labelset.view(name)
+    if tv.task != view.task or list(tv.classes) != list(view.classes):
+        raise SpecError(f"corpus.train_view = '{name}' has classes {list(tv.classes)} ({tv.task}); the "
+                        f"scored view '{view.name}' has {list(view.classes)} ({view.task}): they must match")
+    ytrain = tv.apply(manifest).set_index("id")["y"]
+    keep = df["id"].isin(ytrain.index)
+    out = df[keep].reset_index(drop=True)
+    out["y_train"] = ytrain.loc[out["id"]].to_numpy()
+    return out, tv, int((~keep).sum())
 
 
 # -------------------------------------------------------------------------------- identity
@@ -182,7 +205,7 @@ def _finished(folder: Path, identity: dict) -> dict | None:
 
 # -------------------------------------------------------------------------------- features
 @dataclass
-class Block:
+class FeatureBlock:
     """One extractor's features for the kept rows: pooled ``[n, d]`` (sequence blocks will
     carry ``[n, t, d]`` + lengths), or fitted per fold from text (``X`` is None)."""
 
@@ -194,22 +217,27 @@ class Block:
     per_fold: bool = False
     pool_X: np.ndarray | None = None  # features of the per-speaker statistics pool
     pool_speakers: np.ndarray | None = None
+    present: np.ndarray | None = None  # [n] bool: the row has this modality (None: all do)
 
 
 @dataclass
 class FeatureSet:
-    blocks: list[Block]
+    blocks: list[FeatureBlock]
     ok: np.ndarray  # view rows kept (every block extracted)
     failures: list[tuple[str, str]] = field(default_factory=list)
     info: list[dict] = field(default_factory=list)
 
 
-def extract_features(spec: Spec, data: Data, plans: list[Planned], rep: Reporter) -> FeatureSet:
+def extract_features(spec: Spec, data: Data, plans: list[Planned], rep: Reporter,
+                     partial: bool = False) -> FeatureSet:
+    """``partial``: the head takes blocks and masks a missing modality, so a row is kept while
+    at least one block has it; a row with no file for a modality is absent there, not broken."""
     from .features import extract
     from .features.base import texts_by_length
 
     df = data.df
     ok = np.ones(len(df), bool)
+    present = []
     failures, info, blocks = [], [], []
     for p in plans:
         ex = p.extractor
@@ -224,12 +252,15 @@ def extract_features(spec: Spec, data: Data, plans: list[Planned], rep: Reporter
                                               "\"skip\" to leave them out")
             failures += fails
             ok[bad] = False
-            blocks.append(Block(ex.name, ex.modality, ex, None, False, per_fold=True))
+            blocks.append(FeatureBlock(ex.name, ex.modality, ex, None, False, per_fold=True))
             info.append({"extractor": ex.name, "identity": ex.identity(), "fitted_per_fold": True})
             continue
         upd = rep.task(f"{ex.name} features", len(df))
-        res = extract(ex, df, jobs=spec.features.jobs, on_error=spec.corpus.on_error, progress=upd,
-                      executor=spec.features.executor, address=spec.features.address, keys=p.keys)
+        has = _has_media(df, ex.modality) if partial else np.ones(len(df), bool)
+        res = extract(ex, df[has], jobs=spec.features.jobs, on_error=spec.corpus.on_error, progress=upd,
+                      executor=spec.features.executor, address=spec.features.address,
+                      keys=[k for k, h in zip(p.keys, has) if h])
+        res.ok = _scatter(res.ok, has)
         failures += res.failures
         X, stats = ex.split_stats(res.X)
         entry = {"extractor": ex.name, "identity": ex.identity(), "computed": res.computed,
@@ -241,14 +272,29 @@ def extract_features(spec: Spec, data: Data, plans: list[Planned], rep: Reporter
         full = np.full((len(df), X.shape[1] if X.ndim == 2 and len(X) else 0), np.nan, np.float32)
         if len(X):
             full[res.ok] = X
-        block = Block(ex.name, ex.modality, ex, full, ex.standardise)
+        block = FeatureBlock(ex.name, ex.modality, ex, full, ex.standardise, present=res.ok)
         if p.pool_keys is not None:
             block.pool_X, block.pool_speakers, entry["speaker_statistics"] = _pool_features(
                 spec, data, p, full, res.ok, rep)
         blocks.append(block)
+        entry["absent"] = int((~has).sum())
         info.append(entry)
-        ok &= res.ok
+        present.append(res.ok)
+    if present:
+        ok &= np.logical_or.reduce(present) if partial else np.logical_and.reduce(present)
     return FeatureSet(blocks, ok, failures, info)
+
+
+def _has_media(df: pd.DataFrame, modality: str) -> np.ndarray:
+    if modality == "text" or modality not in df.columns:
+        return np.ones(len(df), bool)
+    return df[modality].notna().to_numpy()
+
+
+def _scatter(ok_sub: np.ndarray, has: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(has), bool)
+    out[has] = ok_sub
+    return out
 
 
 def _pool_features(spec, data, plan, X_view, ok_view, rep):
@@ -319,11 +365,7 @@ def fold_matrix(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids):
         if b.per_fold:  # fitted on this fold's training texts only, applied to all rows
             parts.append(b.extractor.fit_apply([texts[i] for i in fold.train], texts))
             continue
-        mode = spec.features.normalization if b.standardise else "none"
-        _assert_finite(b.X, f"features '{b.name}'", ids)
-        Z = normalise(b.X, mode, fold.train, speakers, b.pool_X, b.pool_speakers)
-        _assert_finite(Z, f"features '{b.name}' after {mode} normalisation", ids)
-        parts.append(Z)
+        parts.append(_normalised(spec, b, fold, speakers, ids))
     if len(parts) > 1:
         # Early fusion: a z-scored block of d features has squared norm ~d, an L2-normed
         # TF-IDF row has norm 1; without balancing, the widest block drowns the others.
@@ -333,7 +375,49 @@ def fold_matrix(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids):
     return np.hstack(parts)
 
 
-def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers):
+def _normalised(spec: Spec, b: FeatureBlock, fold, speakers, ids) -> np.ndarray:
+    """The block normalised with statistics from the fold's training rows that have it; rows
+    without the modality stay zero (heads see them through the block's mask)."""
+    from .normalize import normalise
+
+    mode = spec.features.normalization if b.standardise else "none"
+    pres = np.ones(len(b.X), bool) if b.present is None else b.present
+    train = fold.train[pres[fold.train]]
+    if len(train) == 0:
+        raise AffectbenchError(f"fold {fold.name}: no training utterance has '{b.name}' features")
+    Z = np.zeros(b.X.shape, np.float32)
+    X = np.where(pres[:, None], b.X, 0.0).astype(np.float32)
+    _assert_finite(X, f"features '{b.name}'", ids)
+    # positions of the training rows inside the present rows
+    where = np.cumsum(pres) - 1
+    Z[pres] = normalise(X[pres], mode, where[train], np.asarray(speakers)[pres], b.pool_X, b.pool_speakers)
+    _assert_finite(Z, f"features '{b.name}' after {mode} normalisation", ids)
+    return Z
+
+
+def fold_blocks(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids) -> list:
+    """The blocks a fusion head receives: each normalised on its own, with its mask."""
+    import scipy.sparse as sp
+
+    from .heads.blocks import Block
+
+    out = []
+    for b in fs.blocks:
+        if b.per_fold:
+            M = b.extractor.fit_apply([texts[i] for i in fold.train], texts)
+            if sp.issparse(M):
+                if M.shape[1] > 20000:
+                    raise SpecError(f"features.extractors: '{b.name}' gives {M.shape[1]} sparse columns; "
+                                    "a fusion head needs a dense block (lower its max_features)")
+                M = M.toarray()
+            out.append(Block(b.name, b.modality, np.asarray(M, np.float32), np.ones(len(texts), bool)))
+            continue
+        pres = np.ones(len(b.X), bool) if b.present is None else b.present
+        out.append(Block(b.name, b.modality, _normalised(spec, b, fold, speakers, ids), pres.copy()))
+    return out
+
+
+def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
     """One fold: the head fitted on train (early stopping / choices on valid), scored on test."""
     from . import metrics as M
     from .heads import make_head
@@ -342,9 +426,18 @@ def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers):
     head = make_head(h.kind, epochs=h.epochs, lr=h.lr, weight_decay=h.weight_decay,
                      batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
                      multilabel=task == "multilabel", regression=task == "regression",
-                     threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit)
-    head.fit(X[fold.train], Y[fold.train], X[fold.valid], Y[fold.valid], n_classes=len(classes))
-    P = head.predict_proba(X[fold.test])
+                     threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit,
+                     **h.options)
+    Yt = Y if Y_train is None else Y_train  # the training label source (validation uses it too)
+    if getattr(head, "takes_blocks", False):
+        from .heads.blocks import rows
+
+        head.fit(rows(X, fold.train), Yt[fold.train], rows(X, fold.valid), Yt[fold.valid],
+                 n_classes=len(classes))
+        P = head.predict_proba(rows(X, fold.test))
+    else:
+        head.fit(X[fold.train], Yt[fold.train], X[fold.valid], Yt[fold.valid], n_classes=len(classes))
+        P = head.predict_proba(X[fold.test])
     pred = head.decide(P)
     score = {"regression": M.regression, "multilabel": M.multilabel, "single_label": M.classification}[task]
     m = score(Y[fold.test], pred, classes, n_boot=spec.metrics.bootstrap, ci=spec.metrics.ci, seed=spec.seed)
@@ -394,7 +487,10 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     if done is not None:
         return RunResult(folder, done, True)
 
-    fs = extract_features(spec, data, plans, rep)
+    from .heads import HEADS
+
+    block_head = getattr(HEADS[spec.head.kind], "takes_blocks", False)
+    fs = extract_features(spec, data, plans, rep, partial=block_head)
     n_view = len(data.df)
     dropped = _dropped(data.df, ~fs.ok, spec)
     if dropped["total"]:
@@ -403,6 +499,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     for b in fs.blocks:
         if b.X is not None:
             b.X = b.X[fs.ok]
+        if b.present is not None:
+            b.present = b.present[fs.ok]
     n_layers = _weighted_layers(spec, fs)
 
     from .protocol import make_folds
@@ -417,6 +515,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
 
     classes, task = list(data.view.classes), data.view.task
     Y = _targets(df, data.view)
+    Y_train = _targets(df.assign(y=df["y_train"]), data.view) if data.train_view is not None else None
     speakers = df["speaker"].astype(object).to_numpy()
     texts = df["text"].astype(object).fillna("").tolist()
     ids = df["id"].astype(str).to_numpy()
@@ -424,8 +523,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     upd = rep.task("folds", len(folds))
     upd(0, len(folds))
     for fold in folds:
-        X = fold_matrix(spec, fs, fold, speakers, texts, ids)
-        head, P, pred, m = fit_fold(spec, X, Y, fold, classes, task, n_layers)
+        X = (fold_blocks if block_head else fold_matrix)(spec, fs, fold, speakers, texts, ids)
+        head, P, pred, m = fit_fold(spec, X, Y, fold, classes, task, n_layers, Y_train)
         fold_metrics.append(m)
         fold_info.append(_fold_info(fold, head))
         preds.append(_fold_predictions(df, fold, Y, P, pred, classes, task))
@@ -440,6 +539,12 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
                           groups=speakers[test_idx] if spk_indep and pd.notna(speakers[test_idx]).all() else None)
     tested = {"n_tested": int(len(allp)), "n_view": int(n_view), "n_kept": int(len(df)),
               "n_corpus": int(len(data.prepared.manifest))}
+    if block_head:  # rows kept with a modality missing: the head masked it
+        tested["missing_modality"] = {b.name: int((~b.present).sum()) for b in fs.blocks
+                                      if b.present is not None}
+    if data.train_view is not None:
+        tested["label_source"] = {"train": data.train_view.name, "score": data.view.name,
+                                  "without_training_label": data.label_rows_dropped}
     metrics = {
         "run": folder.name,
         "task": task,

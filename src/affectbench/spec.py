@@ -31,6 +31,9 @@ class CorpusSpec:
     name: str = ""
     root: str | None = None
     view: str = "default"
+    #: the label source heads train (and early-stop) on, when it is not the scored view: e.g.
+    #: EmotionTalk view = "four" (multimodal labels) with train_view = "audio_four"
+    train_view: str = ""
     on_error: str = "raise"
     #: run on a copy that lacks part of the corpus (the report says so); refused by default
     allow_partial: bool = False
@@ -79,6 +82,9 @@ class HeadSpec:
     C: float = 1.0
     #: after choosing epochs/regularisation on validation, retrain on train + validation
     refit: bool = False
+    #: options of the chosen head kind beyond the common ones, e.g. hidden = 64, dropout = 0.2
+    #: (fusion heads), rank = 4 (lmf)
+    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -208,6 +214,16 @@ def _check(spec: Spec, source: str) -> Spec:
             raise SpecError(f"{source}: 'features.options.{e}' configures an extractor the spec does not use")
     if spec.head.kind not in HEADS:
         raise UnknownNameError("head", spec.head.kind, HEADS)
+    import inspect
+
+    accepted = set(inspect.signature(HEADS[spec.head.kind].__init__).parameters) - {"self", "kwargs"}
+    for k in spec.head.options:
+        if k not in accepted:
+            raise SpecError(f"{source}: 'head.options.{k}' is not an option of head '{spec.head.kind}'. "
+                            f"Valid: {', '.join(sorted(accepted))}")
+    if spec.corpus.train_view:
+        lset = get_corpus(spec.corpus.name, **spec.corpus.options).labelset
+        lset.view(spec.corpus.train_view)  # unknown view: an error naming the valid ones
     return spec
 
 

@@ -194,6 +194,9 @@ def _views() -> dict[str, LabelView]:
         name="binary", classes=("negative", "positive"),
         mapping={"negative": "negative", "positive": "positive", "zero": None},
         description="continuous sentiment: < 0 negative, > 0 positive, 0 dropped", source="sentiment")
+    # the paper's continuous task as regression on the averaged raw value (-2 … 2)
+    views["sentiment"] = LabelView.regression("sentiment", ["sentiment"],
+                                              "continuous sentiment, the mean of 5 annotators (-2 … 2)")
     return views
 
 
