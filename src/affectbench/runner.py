@@ -149,12 +149,20 @@ def plan_features(spec: Spec, data: Data) -> list[Planned]:
     from .features import get_extractor
     from .features.extract import content_keys
 
+    from .heads import HEADS
+
     plans = []
+    needs_seq = getattr(HEADS[spec.head.kind], "needs_sequences", False)
     for name in spec.features.extractors:
         ex = get_extractor(name, **spec.features.options.get(name, {}))
         if ex.modality not in data.corpus.modalities:
             raise SpecError(f"features.extractors: '{name}' needs {ex.modality}, corpus "
                             f"'{data.corpus.name}' has {', '.join(data.corpus.modalities)}")
+        if needs_seq and not (ex.frames_capable and ex.config.get("frames")):
+            how = (f"set features.options.{name}.frames = true" if ex.frames_capable else
+                   f"'{name}' gives no frame sequences; use an extractor that does (egemaps, compare, "
+                   "minilm, fer, hf-audio)")
+            raise SpecError(f"head.kind = '{spec.head.kind}' works on frame sequences: {how}")
         pool_keys = None
         if data.pool is not None and len(data.pool) and ex.standardise and not ex.per_fold:
             pool_keys = content_keys(ex, data.pool)
@@ -218,6 +226,8 @@ class FeatureBlock:
     pool_X: np.ndarray | None = None  # features of the per-speaker statistics pool
     pool_speakers: np.ndarray | None = None
     present: np.ndarray | None = None  # [n] bool: the row has this modality (None: all do)
+    seq: np.ndarray | None = None  # [n, t, d] frames, zero-padded (frame-level heads only)
+    lengths: np.ndarray | None = None  # [n] frames per row
 
 
 @dataclass
@@ -283,6 +293,31 @@ def extract_features(spec: Spec, data: Data, plans: list[Planned], rep: Reporter
     if present:
         ok &= np.logical_or.reduce(present) if partial else np.logical_and.reduce(present)
     return FeatureSet(blocks, ok, failures, info)
+
+
+def load_sequences(fs: FeatureSet, plans: list[Planned], df: pd.DataFrame) -> None:
+    """Frame sequences of the kept rows, zero-padded to the longest: ``[n, t, d]`` + lengths.
+
+    Stored by the extractors beside their pooled rows (``frames = true``), at most
+    ``max_frames`` frames each; a row without the modality gets length 0.
+    """
+    for b, p in zip(fs.blocks, plans):
+        if b.per_fold:
+            continue
+        keep = np.flatnonzero(fs.ok)
+        pres = b.present if b.present is not None else np.ones(len(keep), bool)
+        keys = [p.keys[i] for i in keep]
+        rows = np.flatnonzero(pres)
+        where = df[b.modality].astype(object).tolist() if b.modality in df.columns else None
+        frames = b.extractor.load_frames([keys[i] for i in rows], [where[i] for i in rows] if where else None)
+        T = max((len(f) for f in frames), default=1)
+        d = frames[0].shape[1] if frames else 1
+        seq = np.zeros((len(keep), T, d), np.float32)
+        lengths = np.zeros(len(keep), np.int64)
+        for i, f in zip(rows, frames):
+            seq[i, :len(f)] = f
+            lengths[i] = len(f)
+        b.seq, b.lengths = seq, lengths
 
 
 def _has_media(df: pd.DataFrame, modality: str) -> np.ndarray:
@@ -413,8 +448,33 @@ def fold_blocks(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids) -> list:
             out.append(Block(b.name, b.modality, np.asarray(M, np.float32), np.ones(len(texts), bool)))
             continue
         pres = np.ones(len(b.X), bool) if b.present is None else b.present
+        if b.seq is not None:
+            out.append(Block(b.name, b.modality, _normalised_frames(spec, b, fold), pres.copy(), b.lengths.copy()))
+            continue
         out.append(Block(b.name, b.modality, _normalised(spec, b, fold, speakers, ids), pres.copy()))
     return out
+
+
+def _normalised_frames(spec: Spec, b: FeatureBlock, fold) -> np.ndarray:
+    """Frames z-scored with the mean/std of the training rows' real frames (padding stays 0)."""
+    mode = spec.features.normalization if b.standardise else "none"
+    if mode == "speaker":
+        raise SpecError("features.normalization = 'speaker' is not available for frame sequences; use 'fold'")
+    valid = np.arange(b.seq.shape[1])[None, :] < b.lengths[:, None]  # [n, t]
+    if mode == "none":
+        return b.seq
+    tr = np.zeros(len(b.seq), bool)
+    tr[fold.train] = True
+    frames = b.seq[valid & tr[:, None]]
+    if len(frames) == 0:
+        raise AffectbenchError(f"fold {fold.name}: no training frames for '{b.name}'")
+    mu, sd = frames.mean(0), frames.std(0)
+    sd[sd < 1e-8] = 1.0
+    Z = (b.seq - mu) / sd
+    Z[~valid] = 0.0
+    if not np.isfinite(Z).all():
+        raise AffectbenchError(f"features '{b.name}': non-finite frame values after normalisation")
+    return Z.astype(np.float32)
 
 
 def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
@@ -502,6 +562,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         if b.present is not None:
             b.present = b.present[fs.ok]
     n_layers = _weighted_layers(spec, fs)
+    if getattr(HEADS[spec.head.kind], "needs_sequences", False):
+        load_sequences(fs, plans, df)
 
     from .protocol import make_folds
 

@@ -96,6 +96,46 @@ class Extractor:
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
 
+    # -- frame sequences ----------------------------------------------------------
+    #: extractors with a ``frames`` option also store a frame sequence per item (openSMILE
+    #: low-level descriptors, token embeddings, per-frame face vectors) for frame-level heads
+    frames_capable: ClassVar[bool] = False
+
+    def frames_dir(self):
+        from ..paths import home
+
+        return home() / "features" / f"{self.name}-{self.identity_hash()}" / "frames"
+
+    def write_frames(self, key: str, frames: np.ndarray) -> None:
+        """Store one item's ``[t, d]`` sequence (float16, at most ``max_frames`` frames), atomically:
+        written before the item's pooled row, so a cached row always has its frames."""
+        import os
+
+        arr = chunk_mean(np.asarray(frames, np.float32), int(self.config.get("max_frames") or 0))
+        d = self.frames_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{key}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, arr.astype(np.float16))
+        os.replace(tmp, d / f"{key}.npy")
+
+    def load_frames(self, keys: list[str], where: list[str] | None = None) -> list[np.ndarray]:
+        d = self.frames_dir()
+        out = []
+        for i, k in enumerate(keys):
+            p = d / f"{k}.npy"
+            if not p.exists():
+                raise MediaError(where[i] if where else k, f"no stored frames for '{self.name}' ({p}); "
+                                 "extract again with frames = true")
+            a = np.load(p).astype(np.float32)
+            if a.ndim == 2:
+                a = chunk_mean(a, int(self.config.get("max_frames") or 0))
+            if a.ndim != 2:
+                raise SpecError(f"extractor '{self.name}': stored frames have shape {a.shape}; frame-level "
+                                "heads need one layer (set layer to a single layer, not \"all\")")
+            out.append(a)
+        return out
+
     def split_stats(self, X: np.ndarray) -> tuple[np.ndarray, dict]:
         """Separate trailing count columns from features; return (features, summed counts)."""
         k = len(self.stat_names)
@@ -153,6 +193,14 @@ class Extractor:
             except Exception as e:  # the encoder itself failed on this input
                 out.append(MediaError(_where(it, self.modality), f"{self.name} failed: {type(e).__name__}: {e}"))
         return out
+
+
+def chunk_mean(frames: np.ndarray, max_frames: int) -> np.ndarray:
+    """At most ``max_frames`` frames: means of equal consecutive chunks (MulT and its kin are
+    quadratic in length; 50 frames keep a CPU fold in minutes). 0 keeps every frame."""
+    if max_frames <= 0 or len(frames) <= max_frames:
+        return frames
+    return np.stack([c.mean(0) for c in np.array_split(frames, max_frames)])
 
 
 def _where(item: dict, modality: str = "audio") -> str:

@@ -296,7 +296,9 @@ class HFAudio(HFExtractorMixin, Extractor):
     description = ("speech encoder from a local Hugging Face folder (HuBERT, wav2vec 2.0, WavLM, "
                    "data2vec-audio, Whisper encoder), mean-pooled hidden states")
     defaults = {"model": None, "layer": "last", "k": 4, "pooling": "mean", "chunk_seconds": 20.0,
-                "max_seconds": None, "batch_size": 8, "frames": False, "device": "cpu"}
+                "max_seconds": None, "batch_size": 8, "frames": False, "max_frames": 50,
+                "device": "cpu"}
+    frames_capable = True
     chunk_size = 32
     start_method = "spawn"
     dim = None
