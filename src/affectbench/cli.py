@@ -242,12 +242,19 @@ def corpora_export(name: str, root: Optional[Path] = typer.Argument(None),
 
 
 @app.command("score")
-def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus name"),
+def score_cmd(predictions: Path = typer.Argument(..., help="JSONL file, one {\"id\", \"label\"} per line"),
+              corpus: str = typer.Option(..., help="corpus name"),
               root: Optional[Path] = typer.Option(None, help="corpus root (default: last prepared)"),
               view: Optional[str] = typer.Option(None, help="label view"),
               split: Optional[str] = typer.Option(None, help="score against this split only"),
+              allow_missing: bool = typer.Option(False, "--allow-missing",
+                                                 help="score ids without a prediction as wrong "
+                                                      "instead of refusing"),
               as_json: bool = typer.Option(False, "--json")):
-    """Score a JSONL predictions file ({"id", "label"} per line) against a corpus: WAR, UAR, …"""
+    """Score a JSONL predictions file ({"id", "label"} per line) against a corpus: WAR, UAR, …
+
+    Every utterance of the view (and split) needs a prediction; with --allow-missing the
+    missing ones count as wrong, so the metrics always cover the whole view."""
     from .cards import read_predictions, score
 
     c, df = _load_manifest(corpus, root)
@@ -255,7 +262,8 @@ def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus na
     vdf = v.apply(df)
     if split:
         vdf = vdf[vdf["split"] == split]
-    m = score(vdf, list(v.classes), read_predictions(predictions))
+    m = score(vdf, list(v.classes), read_predictions(predictions), allow_missing=allow_missing,
+              source=str(predictions))
     if as_json:
         print(json.dumps(m, indent=2))
         return
@@ -264,7 +272,8 @@ def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus na
     for k in ("war", "uar", "macro_f1", "weighted_f1"):
         con.print(f"{k.upper():12s} {m[k]:.4f}" + (f"  [{ci[k][0]:.4f}, {ci[k][1]:.4f}]" if k in ci else ""))
     if m["missing_predictions"]:
-        con.print(f"[yellow]{m['missing_predictions']} utterances of the view have no prediction[/]")
+        con.print(f"[yellow]{m['missing_predictions']} of {m['n']} utterances had no prediction and "
+                  "count as wrong (--allow-missing)[/]")
 
 
 # -- extractors ------------------------------------------------------------------------------
