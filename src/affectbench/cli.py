@@ -31,6 +31,8 @@ def _reporter(quiet: bool):
 
 
 # -- corpora --------------------------------------------------------------------------------
+CORPUS_HELP = "corpus name (see `affectbench corpora list`)"
+ROOT_HELP = "the corpus folder as downloaded (see docs/corpora.md); omitted: the last prepared manifest"
 @corpora_app.command("list")
 def corpora_list():
     """The corpora affectbench can read, with their modalities and default protocol."""
@@ -79,6 +81,8 @@ def corpora_prepare(name: str, root: Optional[Path] = typer.Argument(None),
         con.print(f"[yellow]caveat:[/] {c}")
     for pr in p.problems:
         con.print(f"[red]incomplete:[/] {pr}")
+    for w in p.warnings:
+        con.print(f"[yellow]warning:[/] {w} (an unconfirmed count: not treated as incomplete)")
     if p.issues.skipped:
         con.print(f"[yellow]skipped {len(p.issues.skipped)}[/] (first: {p.issues.skipped[0]})")
 
@@ -170,10 +174,17 @@ def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
 
 
 @corpora_app.command("validate")
-def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_validate(name: str = typer.Argument(..., help=CORPUS_HELP),
+                     root: Optional[Path] = typer.Argument(None, help=ROOT_HELP),
+                     deep: bool = typer.Option(False, "--deep", help="decode every media file fully "
+                                               "(finds NaN samples and corrupt streams; slow)"),
                      on_error: str = typer.Option("skip", help="skip: list every problem; raise: stop at the first")):
-    """Check a copy against what the corpus should contain: counts, missing and unreadable files."""
+    """Check a copy: counts against the release, and every media file opened (headers; --deep decodes).
+
+    Exits 1 when anything is wrong: a count that differs from the release, a file that is
+    missing, unreadable, truncated, empty or shorter than 0.1 s."""
     from . import prepare
+    from .validate import MIN_DURATION, check_media
 
     with _reading(name):
         p = prepare(name, root, on_error=on_error)
@@ -185,9 +196,23 @@ def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
         con.print(f"[red]skipped[/] {where}: {prob}")
     for prob in p.problems:
         con.print(f"[red]incomplete:[/] {prob}")
-    ok = not p.problems and not p.issues.skipped
-    con.print("[green]complete: matches the expected counts[/]" if ok else
-              f"[red]{len(p.problems)} count mismatch(es), {len(p.issues.skipped)} skipped item(s)[/]")
+    for w in p.warnings:
+        con.print(f"[yellow]warning:[/] {w} (an expected count that no public source confirms: "
+                  "not treated as incomplete)")
+    rep = _reporter(False)
+    with rep.running():
+        bad = check_media(p.manifest, deep=deep,
+                          progress=rep.task("decoding media" if deep else "reading media headers"))
+    for path, prob in bad:
+        con.print(f"[red]bad file[/] {path}: {prob}")
+        if on_error == "raise":
+            break
+    ok = not p.problems and not p.issues.skipped and not bad
+    depth = "decoded fully" if deep else f"headers read; --deep decodes them"
+    con.print(f"[green]complete: matches the expected counts, every media file opens ({depth}, "
+              f"none shorter than {MIN_DURATION} s)[/]" if ok else
+              f"[red]{len(p.problems)} count mismatch(es), {len(p.issues.skipped)} skipped item(s), "
+              f"{len(bad)} bad media file(s)[/]")
     if not ok:
         raise typer.Exit(1)
 

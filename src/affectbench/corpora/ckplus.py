@@ -239,11 +239,11 @@ class CKPlus(Corpus):
                 rows.append(self._row(p, *m.groups(), label))
         return rows
 
-    def check(self, df: pd.DataFrame) -> list[str]:
+    def mismatches(self, df: pd.DataFrame) -> list[tuple[str, str]]:
         if self.layout is None and len(df):  # a manifest read earlier: infer its layout from the paths
             full = "cohn-kanade-images" in Path(str(df["image"].iloc[0])).parts
             self.expected = _expected(self.peak_frames, self.neutral_first) if full else _expected(3, False)
-        return super().check(df)
+        return super().mismatches(df)
 
     def caveats(self, df: pd.DataFrame) -> list[str]:
         if self.layout == "ck48":

@@ -101,6 +101,7 @@ class CremaD(Corpus):
     expected = {"total": 7442, "label": {"angry": 1271, "disgust": 1271, "fear": 1271,
                                          "happy": 1271, "sad": 1271, "neutral": 1087}}
     expected_views = {"four": {"total": 4900}}
+    unverified = frozenset({"label", "views/four"})  # the 7442 total is confirmed, not the per-emotion split
     layout_hint = ("AudioWAV/1001_DFA_ANG_XX.wav … (7442 files: actor_sentence_emotion_level.wav), "
                    "optionally VideoFlash/*.flv and VideoDemographics.csv")
     labelset = LabelSet(CLASSES, {

@@ -85,6 +85,7 @@ class MSPImprov(Corpus):
     expected_views = {
         "four": {"total": 7798, "y": {"neutral": 3477, "happy": 2644, "sad": 885, "angry": 792}},
     }
+    unverified = frozenset({"total", "views/four/y"})  # only the 7798 four-class total is confirmed
     layout_hint = ("MSP-IMPROV/Evaluation.txt (or Evalution.txt) and "
                    "[Audio/]session<k>/<S01A>/<P>/MSP-IMPROV-S01A-F01-P-FM01.wav")
     labelset = LabelSet(LABELS, {

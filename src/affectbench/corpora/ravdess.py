@@ -150,6 +150,7 @@ class RAVDESS(Corpus):
                 "speaker": {a: SPEECH["speaker"][a] + SONG["speaker"][a] for a in ACTORS},
             }
             self.expected_views = _views(self.expected)
+            self.unverified = frozenset({"total", "label", "speaker", "views"})  # the song counts
 
     def read(self, root: Path, on_error, issues) -> pd.DataFrame:
         dirs = actor_dirs(root)
