@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -15,6 +16,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 corpora_app = typer.Typer(no_args_is_help=True, help="List, prepare and inspect corpora.")
 extractors_app = typer.Typer(no_args_is_help=True, help="Feature extractors.")
 app.add_typer(corpora_app, name="corpora")
+
+
+def _version(value: bool):
+    if value:
+        from . import __version__
+
+        print(f"affectbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")):
+    """Emotion recognition benchmarks: corpora → features → linear adapter → WAR/UAR."""
 app.add_typer(extractors_app, name="extractors")
 
 
@@ -32,7 +47,9 @@ def _reporter(quiet: bool):
 
 # -- corpora --------------------------------------------------------------------------------
 CORPUS_HELP = "corpus name (see `affectbench corpora list`)"
-ROOT_HELP = "the corpus folder as downloaded (see docs/corpora.md); omitted: the last prepared manifest"
+ROOT_HELP = "the corpus folder as downloaded (layouts: docs/corpora.md); not needed for demo"
+ROOT_OR_LAST_HELP = ("the corpus folder as downloaded (layouts: docs/corpora.md); omitted: the "
+                     "manifest of the last `corpora prepare`")
 @corpora_app.command("list")
 def corpora_list():
     """The corpora affectbench can read, with their modalities and default protocol."""
@@ -62,7 +79,8 @@ def _manifest_path(name: str) -> Path:
 
 
 @corpora_app.command("prepare")
-def corpora_prepare(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_prepare(name: str = typer.Argument(..., help=CORPUS_HELP),
+                    root: Optional[Path] = typer.Argument(None, help=ROOT_HELP),
                     out: Optional[Path] = typer.Option(None, help="write the manifest here (Parquet)"),
                     on_error: str = typer.Option("raise", help="raise | skip")):
     """Read a corpus from its native layout into a manifest (Parquet)."""
@@ -129,7 +147,8 @@ def _load_manifest(name: str, root):
 
 
 @corpora_app.command("stats")
-def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_stats(name: str = typer.Argument(..., help=CORPUS_HELP),
+                  root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                   view: Optional[str] = typer.Option(None, help="count a label view's classes"),
                   as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Counts by label × split, group and speaker (from ROOT, or the last prepared manifest)."""
@@ -181,8 +200,8 @@ def corpora_validate(name: str = typer.Argument(..., help=CORPUS_HELP),
                      on_error: str = typer.Option("skip", help="skip: list every problem; raise: stop at the first")):
     """Check a copy: counts against the release, and every media file opened (headers; --deep decodes).
 
-    Exits 1 when anything is wrong: a count that differs from the release, a file that is
-    missing, unreadable, truncated, empty or shorter than 0.1 s."""
+    Exits 1 when a confirmed count differs from the release or a file is missing, unreadable, \
+truncated, empty or shorter than 0.1 s."""
     from . import prepare
     from .validate import MIN_DURATION, check_media
 
@@ -218,7 +237,8 @@ def corpora_validate(name: str = typer.Argument(..., help=CORPUS_HELP),
 
 
 @corpora_app.command("agreement")
-def corpora_agreement(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_agreement(name: str = typer.Argument(..., help=CORPUS_HELP),
+                      root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                       listed: int = typer.Option(20, help="disagreements listed per modality"),
                       as_json: bool = typer.Option(False, "--json")):
     """Re-aggregate rater votes, compare with the released labels, Fleiss' kappa per modality."""
@@ -244,7 +264,8 @@ def corpora_agreement(name: str, root: Optional[Path] = typer.Argument(None),
 
 
 @corpora_app.command("export")
-def corpora_export(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_export(name: str = typer.Argument(..., help=CORPUS_HELP),
+                   root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                    view: Optional[str] = typer.Option(None, help="label view"),
                    fmt: str = typer.Option("card", "--format", help="card (JSONL id/sentence/label)"),
                    split: Optional[str] = typer.Option(None, help="only this official split"),
@@ -278,8 +299,8 @@ def score_cmd(predictions: Path = typer.Argument(..., help="JSONL file, one {\"i
               as_json: bool = typer.Option(False, "--json")):
     """Score a JSONL predictions file ({"id", "label"} per line) against a corpus: WAR, UAR, …
 
-    Every utterance of the view (and split) needs a prediction; with --allow-missing the
-    missing ones count as wrong, so the metrics always cover the whole view."""
+    Every utterance of the view (and split) needs a prediction; with --allow-missing the \
+missing ones count as wrong, so the metrics always cover the whole view."""
     from .cards import read_predictions, score
 
     c, df = _load_manifest(corpus, root)
@@ -319,16 +340,24 @@ def extractors_list():
 
 
 @app.command("extract")
-def extract_cmd(corpus: str, root: Optional[Path] = typer.Argument(None),
-                extractor: str = typer.Option("egemaps", "--extractor", "-e"),
-                jobs: int = typer.Option(1, "--jobs", "-j", help="worker processes"),
+def extract_cmd(corpus: str = typer.Argument(..., help=CORPUS_HELP),
+                root: Optional[Path] = typer.Argument(None, help=ROOT_HELP),
+                extractor: str = typer.Option("egemaps", "--extractor", "-e",
+                                              help="see `affectbench extractors list`"),
+                jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="worker processes (1 or more)"),
                 on_error: str = typer.Option("raise", help="raise | skip"),
                 executor: str = typer.Option("local", help="local | ray"),
                 address: Optional[str] = typer.Option(None, help="Ray cluster address")):
     """Extract (and cache) features for a corpus; resumes where an earlier run stopped."""
     from . import prepare
-    from .features import extract, get_extractor
+    from .corpora import get_corpus
+    from .features import extract, extractor_class, extractor_names, get_extractor
 
+    c, cls = get_corpus(corpus), extractor_class(extractor)
+    if cls.modality not in c.modalities:  # found before the corpus is read or a model loaded
+        fits = [n for n in extractor_names() if extractor_class(n).modality in c.modalities]
+        raise AffectbenchError(f"extractor '{extractor}' reads {cls.modality}, corpus '{corpus}' has "
+                               f"{', '.join(c.modalities)}: choose one of {', '.join(fits)}")
     with _reading(corpus):
         df = prepare(corpus, root, on_error=on_error).manifest
     ex = get_extractor(extractor)
@@ -362,9 +391,10 @@ def _summary(result):
 
 
 @app.command("run")
-def run_cmd(spec: Path,
+def run_cmd(spec: Path = typer.Argument(..., help="experiment spec (TOML), e.g. examples/emodb_egemaps_linear.toml"),
             set_: List[str] = typer.Option([], "--set", help="override a spec value, e.g. corpus.root=/data"),
-            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="feature extraction workers"),
+            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                               help="feature extraction workers (1 or more)"),
             executor: Optional[str] = typer.Option(None, help="local | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (with --executor ray)"),
             force: bool = typer.Option(False, help="re-run even if a finished run exists"),
@@ -372,7 +402,7 @@ def run_cmd(spec: Path,
     """Run an experiment spec (TOML) and write its run folder."""
     from . import load_spec, run
 
-    overrides = list(set_) + ([f"features.jobs={jobs}"] if jobs else [])
+    overrides = list(set_) + ([f"features.jobs={jobs}"] if jobs is not None else [])
     overrides += [f"features.executor={executor}"] if executor else []
     overrides += [f"features.address={address}"] if address else []
     s = load_spec(spec, overrides)
@@ -402,12 +432,60 @@ def demo_cmd(output_dir: Path = typer.Option(Path("runs"), help="where the run f
                      "not a benchmark)")
 
 
+def _command(argv: list[str]) -> str:
+    """The (sub)command named on the command line, e.g. "extract" or "corpora validate"."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words:
+        return ""
+    return " ".join(words[:2]) if words[0] in ("corpora", "extractors") else words[0]
+
+
+#: commands whose options include --on-error; `run` reads it from the spec instead
+ON_ERROR_FLAG = ("extract", "corpora prepare", "corpora validate")
+_SKIP_HINT = re.compile(r"""(?:\b(?:set|run with|use)\s+)?`{0,2}on_error\s*=\s*['"]skip['"]`{0,2}""", re.I)
+
+
+def cli_hint(message: str, command: str) -> str:
+    """Library messages name the spec/Python spelling (on_error="skip"); on the command line
+    the user needs the spelling of the command they ran."""
+    if command in ON_ERROR_FLAG:
+        repl = "pass --on-error skip"
+    elif command == "run":
+        repl = 'set corpus.on_error = "skip" in the spec (or --set corpus.on_error=skip)'
+    else:
+        repl = "prepare it with `affectbench corpora prepare NAME ROOT --on-error skip`"
+    def sub(m):
+        return repl[0].upper() + repl[1:] if m.group(0)[0].isupper() else repl
+
+    return _SKIP_HINT.sub(sub, message)
+
+
+def _fail(message: str, code: int) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(code)
+
+
+INTERRUPTED = ("interrupted: everything finished before Ctrl-C is saved; run the same command "
+               "again to resume")
+
+
 def main():
+    """Entry point: every expected failure is one line on stderr, never a traceback."""
+    command = _command(sys.argv[1:])
     try:
-        app()
+        app()  # typer turns Ctrl-C into exit status 130 and usage errors into their message
     except AffectbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {cli_hint(str(e), command)}", 2)
+    except KeyboardInterrupt:
+        _fail(INTERRUPTED, 130)
+    except OSError as e:
+        from .errors import os_error_message
+
+        _fail(f"error: {os_error_message(e)}", 1)
+    except SystemExit as e:
+        if e.code == 130:
+            _fail(INTERRUPTED, 130)
+        raise
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def _seconds(v) -> float | None:
     return float(v)
 
 
-def _regular_file(path: Path) -> int:
+def regular_file(path: Path) -> int:
     """Size of a readable regular file, or a MediaError that says what it is instead.
 
     A FIFO or device would block or stream forever when opened, so the type is checked
@@ -101,7 +101,7 @@ def check_audio(path: str, start=None, end=None, deep: bool = False) -> None:
             raise MediaError(name, "empty file (0 bytes)")
     else:
         p = Path(name)
-        size = _regular_file(p)
+        size = regular_file(p)
         if p.suffix.lower() in VIDEO_SUFFIXES:  # speech inside a video container (MELD)
             return check_video(p, start, end, deep=deep, need_audio=True)
         src = open(p, "rb")
@@ -130,7 +130,7 @@ def check_video(path, start=None, end=None, deep: bool = False, need_audio: bool
     import av
 
     p = Path(path)
-    _regular_file(p)
+    regular_file(p)
     try:
         with av.open(str(p)) as c:
             if need_audio and not c.streams.audio:
@@ -166,7 +166,7 @@ def check_image(path, deep: bool = False) -> None:
     from PIL import Image
 
     p = Path(path)
-    _regular_file(p)
+    regular_file(p)
     try:
         with Image.open(p) as im:
             if deep:

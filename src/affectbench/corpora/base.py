@@ -126,7 +126,13 @@ class Corpus:
                 raise CorpusError(f"{root}: not a folder. Expected a {self.title or self.name} root: "
                                   f"{self.layout_hint}")
         issues = Issues(on_error)
-        df = self.read(root, on_error, issues)
+        try:
+            df = self.read(root, on_error, issues)
+        except OSError as e:  # a folder or annotation file the adapter must read and cannot
+            where = e.filename or root
+            raise CorpusError(f"{where}: cannot read it ({e.strerror or e}); check that it is the "
+                              "folder or file of the release and that its permissions let you "
+                              "read it") from None
         return Prepared(self, df, issues, self.caveats(df), None if root is None else str(root))
 
     def mismatches(self, df: pd.DataFrame) -> list[tuple[str, str]]:
