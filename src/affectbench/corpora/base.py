@@ -47,6 +47,24 @@ def corpus_names() -> list[str]:
 
 SKIP_HINT = "; set on_error='skip' to leave such items out"
 
+#: folders that macOS zips add beside the content (they hold ._* copies of every file)
+_MAC_FOLDERS = ("__MACOSX",)
+
+
+def is_hidden(name: str | Path) -> bool:
+    """Whether a file or folder name is metadata, not corpus content: macOS AppleDouble
+    ``._*`` files (a copy made on a Mac, or unzipped from a zip made on one, has one beside
+    every real file, with the same name and suffix), ``.DS_Store`` and other dot-files, and
+    ``__MACOSX/``. Every adapter skips these silently, the same way."""
+    n = Path(str(name)).name
+    return n.startswith(".") or n in _MAC_FOLDERS
+
+
+def is_hidden_path(rel: str) -> bool:
+    """:func:`is_hidden` for any component of a path *relative to the corpus root* (tar member
+    names, walked sub-paths); never pass an absolute path, whose parents are the user's."""
+    return any(p not in ("", ".", "..") and is_hidden(p) for p in rel.replace("\\", "/").split("/"))
+
 
 @dataclass
 class Issues:

@@ -75,7 +75,7 @@ from ..errors import CorpusError
 from ..labels import LabelSet, LabelView, canonical
 from ..manifest import normalize
 from .. import tario
-from .base import Corpus, register
+from .base import Corpus, is_hidden, is_hidden_path, register
 
 MODALITIES = ("audio", "text", "video", "multimodal")
 CLASSES = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
@@ -324,7 +324,8 @@ def _find_modality_dirs(root: Path) -> dict[str, Path]:
 
 
 def _shards(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.is_file() and p.name.lower().endswith(_SHARD_SUFFIXES))
+    return sorted(p for p in d.rglob("*") if p.is_file() and p.name.lower().endswith(_SHARD_SUFFIXES)
+                  and not is_hidden_path(p.relative_to(d).as_posix()))
 
 
 class _Collector:
@@ -424,7 +425,8 @@ class EmotionTalk(Corpus):
                 col.shard_count[mod] = len(shards)
                 for shard in shards:
                     self._read_shard(mod, shard, col, problems, on_error, issues)
-                loose = sum(1 for p in d.rglob("*") if p.is_file() and KEY.search(p.as_posix()))
+                loose = sum(1 for p in d.rglob("*") if p.is_file() and KEY.search(p.as_posix())
+                            and not is_hidden_path(p.relative_to(d).as_posix()))
                 if loose:
                     self._notes.append(f"{d}: {loose} loose file(s) beside the shards were ignored "
                                        "(the shards were read)")
@@ -445,8 +447,10 @@ class EmotionTalk(Corpus):
         report = tario.ShardReport(str(shard))
         prefix = tario.member_uri(shard, "")  # resolved once; + quoted member name
         index: dict[str, tuple[int, int]] = {}
-        want = (lambda n: n.lower().endswith((".json", ".jsonl")))
+        want = (lambda n: n.lower().endswith((".json", ".jsonl")) and not is_hidden_path(n))
         for m in tario.iter_members(shard, want=want, on_error=on_error, report=report):
+            if is_hidden_path(m.name):  # ._* members that a macOS tar adds beside each file
+                continue
             where = f"{shard}#{m.name}"
             col.take(mod, m.name, where, lambda m=m: m.data, problems,
                      media_ref=lambda m=m: prefix + tario.quote(m.name))
@@ -461,8 +465,11 @@ class EmotionTalk(Corpus):
             tario.remember(shard, index)
 
     def _read_tree(self, mod, d: Path, col: _Collector, problems):
-        for dirpath, _dirs, files in os.walk(d):
+        for dirpath, dirs, files in os.walk(d):
+            dirs[:] = [x for x in dirs if not is_hidden(x)]
             for fn in files:
+                if is_hidden(fn):
+                    continue
                 p = Path(dirpath) / fn
                 rel = p.relative_to(d).as_posix()
                 col.take(mod, rel, str(p), p.read_bytes, problems, media_ref=lambda p=p: str(p.resolve()))

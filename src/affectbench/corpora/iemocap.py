@@ -45,7 +45,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import COLUMNS, normalize
-from .base import SKIP_HINT, Corpus, register
+from .base import SKIP_HINT, Corpus, is_hidden, register
 
 #: corpus code -> manifest label
 CODES = {"neu": "neutral", "fru": "frustrated", "sad": "sad", "sur": "surprise", "ang": "angry",
@@ -125,7 +125,7 @@ class IEMOCAP(Corpus):
                 continue
             # Only the files directly inside: the per-rater sub-folders repeat the same turns.
             files = sorted(p for p in ev.iterdir()
-                           if p.suffix == ".txt" and not p.name.startswith(".") and p.is_file())
+                           if p.suffix == ".txt" and not is_hidden(p.name) and p.is_file())
             for f in files:
                 rows += self._dialog(sdir, f, on_error, issues)
         if not rows:
