@@ -36,7 +36,7 @@ app.add_typer(extractors_app, name="extractors")
 def _console():
     from rich.console import Console
 
-    return Console()
+    return Console(soft_wrap=True)  # never break a file path across lines: users copy them
 
 
 def _reporter(quiet: bool):
@@ -390,6 +390,20 @@ def _summary(result):
     con.print(f"report: {result.report}" + ("  (finished earlier; --force re-runs)" if result.reused else ""))
 
 
+def _check_output_dir(out: Path, how: str) -> None:
+    """Refuse an output folder that cannot be written before anything is computed, not after."""
+    import os
+
+    out = Path(out).expanduser()
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise AffectbenchError(f"{probe}: a file stands where the output folder {out} should be; {how}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise AffectbenchError(f"{probe}: not writable, so the output folder {out} cannot be written; {how}")
+
+
 @app.command("run")
 def run_cmd(spec: Path = typer.Argument(..., help="experiment spec (TOML), e.g. examples/emodb_egemaps_linear.toml"),
             set_: List[str] = typer.Option([], "--set", help="override a spec value, e.g. corpus.root=/data"),
@@ -406,6 +420,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="experiment spec (TOML), e.g. 
     overrides += [f"features.executor={executor}"] if executor else []
     overrides += [f"features.address={address}"] if address else []
     s = load_spec(spec, overrides)
+    _check_output_dir(Path(s.output_dir), "set output_dir in the spec or pass --set output_dir=/a/writable/folder")
     rep = _reporter(False)
     with rep.running():
         result = run(s, force=force, reporter=rep)
@@ -423,6 +438,7 @@ def demo_cmd(output_dir: Path = typer.Option(Path("runs"), help="where the run f
 
     from . import demo
 
+    _check_output_dir(output_dir, "pass --output-dir /a/writable/folder")
     t = time.perf_counter()
     rep = _reporter(False)
     with rep.running():
