@@ -145,3 +145,17 @@ def test_every_unverified_path_names_an_expected_count():
                 assert head in c.expected, (name, path)
                 if rest:
                     assert rest[0] in c.expected[head], (name, path)
+
+
+def test_check_media_reads_tar_members(tmp_path):
+    """EmotionTalk's audio stays inside its shards: validate opens the members in place."""
+    import affectbench as ab
+    from fixtures import emotiontalk_fixture as et
+
+    et.build(tmp_path / "et", layout="shards")
+    df = ab.prepare("emotiontalk", tmp_path / "et").manifest
+    assert df["audio"].str.startswith("tar://").all()
+    assert check_media(df) == []
+    gone = df["audio"].iloc[0].rsplit("#", 1)[0] + "#G99999/nothing.wav"
+    bad = check_media(pd.DataFrame({"audio": [gone]}))
+    assert bad and bad[0][0] == gone and "no member" in bad[0][1]

@@ -210,6 +210,8 @@ def check_media(df: pd.DataFrame, deep: bool = False,
                 checks[col](path, a, b)
             except MediaError as e:
                 bad[path] = e.problem
+            except Exception as e:  # whatever else a broken copy throws: named, never a traceback
+                bad[path] = f"cannot be read: {type(e).__name__}: {e}"
         if progress:
             progress(1, len(jobs))
     return sorted(bad.items())

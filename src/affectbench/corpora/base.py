@@ -8,6 +8,7 @@ tell a user at once when their copy is incomplete.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
@@ -187,12 +188,16 @@ class Prepared:
     def problems(self) -> list[str]:
         """Mismatches on verified counts: the copy is partial (``run`` refuses it unless
         ``corpus.allow_partial``)."""
-        return self.corpus.audit(self.manifest)[0]
+        return list(self._audit[0])
 
     @property
     def warnings(self) -> list[str]:
         """Mismatches on counts no public source confirms: reported, never a refusal."""
-        return self.corpus.audit(self.manifest)[1]
+        return list(self._audit[1])
+
+    @cached_property
+    def _audit(self) -> tuple[list[str], list[str]]:  # views are applied once, not per property read
+        return self.corpus.audit(self.manifest)
 
 
 def _covered(path: str, unverified) -> bool:
