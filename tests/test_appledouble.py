@@ -4,7 +4,6 @@ import tarfile
 from pathlib import Path
 
 import affectbench as ab
-from affectbench.corpora.base import is_hidden, is_hidden_path
 from conftest import shared_data
 from fixtures import emotiontalk_fixture as et
 from fixtures.ravdess_fixture import build_ravdess
@@ -28,6 +27,8 @@ def _sprinkle(root: Path) -> int:
 
 
 def test_helpers():
+    from affectbench.corpora.base import is_hidden, is_hidden_path
+
     assert is_hidden("._03a01Fa.wav") and is_hidden(".DS_Store") and is_hidden("__MACOSX")
     assert not is_hidden("03a01Fa.wav")
     assert is_hidden_path("__MACOSX/wav/x.wav") and is_hidden_path("G1/._G1_01.json")

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 import affectbench as ab
-from affectbench.cli import cli_hint
 from affectbench.errors import AffectbenchError, CorpusError
 from conftest import shared_data
 from fixtures.ravdess_fixture import build_ravdess
@@ -81,6 +80,8 @@ def test_run_hint_uses_the_spec_key(small_ravdess, tmp_path):
 
 
 def test_cli_hint_per_command():
+    from affectbench.cli import cli_hint
+
     msg = 'x.wav: bad. Fix it, or set on_error = "skip" to leave it out'
     assert "pass --on-error skip" in cli_hint(msg, "extract")
     assert "pass --on-error skip" in cli_hint(msg, "corpora prepare")

@@ -12,7 +12,6 @@ import soundfile as sf
 
 from affectbench.corpora import get_corpus
 from affectbench.errors import MediaError
-from affectbench.validate import MIN_DURATION, check_media
 from conftest import shared_data
 from fixtures.meld_fixture import make_clip
 
@@ -76,6 +75,8 @@ def test_validate_passes_a_good_copy():
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_validate_reports_a_permission_denied_file(tmp_path):
+    from affectbench.validate import MIN_DURATION, check_media
+
     wav = tmp_path / "a.wav"
     sf.write(wav, np.zeros(16000, np.float32), 16000)
     wav.chmod(0)
@@ -87,6 +88,8 @@ def test_validate_reports_a_permission_denied_file(tmp_path):
 
 
 def test_check_media_video_and_segments(tmp_path):
+    from affectbench.validate import MIN_DURATION, check_media
+
     good = tmp_path / "good.mp4"
     good.write_bytes(make_clip(0.5))
     short = tmp_path / "short.mp4"
@@ -148,6 +151,8 @@ def test_every_unverified_path_names_an_expected_count():
 
 
 def test_check_media_reads_tar_members(tmp_path):
+    from affectbench.validate import MIN_DURATION, check_media
+
     """EmotionTalk's audio stays inside its shards: validate opens the members in place."""
     import affectbench as ab
     from fixtures import emotiontalk_fixture as et

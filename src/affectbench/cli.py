@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -498,6 +499,9 @@ def main():
         from .errors import os_error_message
 
         _fail(f"error: {os_error_message(e)}", 1)
+    except sqlite3.Error as e:  # the file-hash cache: disk full, read-only or corrupt
+        _fail(f"error: the file-hash cache in AFFECTBENCH_HOME cannot be used ({e}); free space, or "
+              "delete filehash.sqlite there (it is rebuilt), or set AFFECTBENCH_HOME to another folder", 1)
     except SystemExit as e:
         if e.code == 130:
             _fail(INTERRUPTED, 130)
