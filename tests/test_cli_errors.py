@@ -5,7 +5,6 @@ standing where the file should be (and a real chmod 000 where the tests run as a
 """
 import errno
 import io
-import json
 import os
 import signal
 import subprocess
@@ -186,8 +185,10 @@ def test_extractor_of_the_wrong_modality_is_refused_before_any_work():
     assert time.time() - t < 30 and "empty text" not in line
 
 
-def test_ctrl_c_with_workers(tmp_path):
-    """Ctrl-C reaches the whole process group: one line, exit 130, shards kept, no .tmp left."""
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_with_workers(tmp_path, presses):
+    """Ctrl-C reaches the whole process group: one line, exit 130, shards kept, no .tmp left.
+    The first press lets the workers finish and store the chunks they hold; a second stops them."""
     home = tmp_path / "home"
     env = {**os.environ, "AFFECTBENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen(EXE + ["extract", "emodb", str(shared_data("emodb")), "-j", "2"],
@@ -197,7 +198,9 @@ def test_ctrl_c_with_workers(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and not list(shards.glob("*/shards/*.npz")):
         time.sleep(0.2)
-    os.killpg(p.pid, signal.SIGINT)
+    for i in range(presses):
+        time.sleep(0.5 * i)
+        os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err

@@ -3,7 +3,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,6 @@ import pytest
 import soundfile as sf
 
 from affectbench.corpora import get_corpus
-from affectbench.errors import MediaError
 from conftest import shared_data
 from fixtures.meld_fixture import make_clip
 

@@ -17,6 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 corpora_app = typer.Typer(no_args_is_help=True, help="List, prepare and inspect corpora.")
 extractors_app = typer.Typer(no_args_is_help=True, help="Feature extractors.")
 app.add_typer(corpora_app, name="corpora")
+app.add_typer(extractors_app, name="extractors")
 
 
 def _version(value: bool):
@@ -31,7 +32,6 @@ def _version(value: bool):
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="print the version and exit")):
     """Emotion recognition benchmarks: corpora → features → linear adapter → WAR/UAR."""
-app.add_typer(extractors_app, name="extractors")
 
 
 def _console():
@@ -51,6 +51,8 @@ CORPUS_HELP = "corpus name (see `affectbench corpora list`)"
 ROOT_HELP = "the corpus folder as downloaded (layouts: docs/corpora.md); not needed for demo"
 ROOT_OR_LAST_HELP = ("the corpus folder as downloaded (layouts: docs/corpora.md); omitted: the "
                      "manifest of the last `corpora prepare`")
+
+
 @corpora_app.command("list")
 def corpora_list():
     """The corpora affectbench can read, with their modalities and default protocol."""
@@ -228,7 +230,7 @@ truncated, empty or shorter than 0.1 s."""
         if on_error == "raise":
             break
     ok = not p.problems and not p.issues.skipped and not bad
-    depth = "decoded fully" if deep else f"headers read; --deep decodes them"
+    depth = "decoded fully" if deep else "headers read; --deep decodes them"
     con.print(f"[green]complete: matches the expected counts, every media file opens ({depth}, "
               f"none shorter than {MIN_DURATION} s)[/]" if ok else
               f"[red]{len(p.problems)} count mismatch(es), {len(p.issues.skipped)} skipped item(s), "

@@ -127,8 +127,8 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
         threads = max(1, (mp.cpu_count() or 1) // jobs)
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
                                    initargs=(ex.name, ex.config, threads))
+        pending: set = set()
         try:
-            pending = set()
             it = iter(chunks)
             # keep a bounded queue so that stopping early leaves little in flight
             for ch in it:
@@ -145,7 +145,7 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
                         if len(pending) >= 2 * jobs:
                             break
         except KeyboardInterrupt:
-            _stop_pool(pool)  # every finished chunk is already in the store; drop the rest now
+            _stop_pool(pool, pending, handle)
             raise
         pool.shutdown(wait=True)
     if failures and on_error == "raise":
@@ -160,16 +160,29 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
                       cached=len(set(keys)) - total, store_dir=str(store.dir))
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop at once: cancel queued chunks and end the workers instead of waiting for the
-    chunks they hold (a Ctrl-C should not take a minute to be obeyed)."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(timeout=5)
+def _stop_pool(pool: ProcessPoolExecutor, pending, handle) -> None:
+    """After Ctrl-C: queued chunks are cancelled, the chunks the workers hold (they ignore
+    Ctrl-C) are finished and stored, so that nothing computed is lost. A second Ctrl-C ends
+    the workers at once. The pool is always joined before returning: an executor left
+    running races with interpreter exit and prints a traceback."""
+    for f in pending:
+        f.cancel()
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for f in pending:
+            if f.done() and not f.cancelled() and f.exception() is None:
+                handle(f.result())
+    except KeyboardInterrupt:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5)
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except Exception:  # a broken pool after terminate: nothing left to save
+            pass
 
 
 def _ray_map(ex: Extractor, chunks, handle, jobs: int, address: str | None, stopped) -> None:

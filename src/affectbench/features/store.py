@@ -175,9 +175,11 @@ class FeatureStore:
             with open(tmp, "wb") as f:
                 np.savez(f, keys=np.asarray(keys), X=np.asarray(X, dtype=np.float32))
             os.replace(tmp, self.shards / name)
-        except OSError as e:  # disk full, folder gone read-only: no half-written shard stays behind
+        except BaseException as e:  # disk full, read-only, Ctrl-C: no half-written shard stays behind
             tmp.unlink(missing_ok=True)
-            raise _store_error(e, self.shards) from None
+            if isinstance(e, OSError):
+                raise _store_error(e, self.shards) from None
+            raise
         idx = self._load()
         for k, row in zip(keys, X):
             idx[k] = row
