@@ -31,10 +31,9 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
         _check_wav_length(src, size, name)
         return _decode(src, name, sr, start, end)
     path = Path(path)
-    if not path.exists():
-        raise MediaError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "empty file (0 bytes)")
+    from .validate import regular_file
+
+    regular_file(path)  # MediaError for a missing, unreadable, empty or non-regular file
     from .video import VIDEO_SUFFIXES
 
     if path.suffix.lower() in VIDEO_SUFFIXES:  # e.g. MELD: the speech lives only in the mp4 clip

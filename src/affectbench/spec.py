@@ -255,7 +255,20 @@ def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None
         if not path.is_file():
             raise SpecError(f"{path}: spec file not found")
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+        except OSError as e:
+            raise SpecError(f"{path}: cannot read the spec file ({e.strerror})") from None
+        if b"\0" in raw[:8192]:
+            raise SpecError(f"{path}: a binary file, not a TOML spec; pass the .toml file "
+                            "(see examples/*.toml)")
+        try:
+            text = raw.decode("utf-8-sig")  # a BOM from a Windows editor is fine
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise SpecError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the "
+                            "spec as UTF-8") from None
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise SpecError(f"{path}: not valid TOML: {e}") from None
         source = str(path)
