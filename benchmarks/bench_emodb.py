@@ -1,7 +1,7 @@
 """EmoDB speed figures: eGeMAPS extraction (1 vs 2 jobs), cold vs cached runs, peak memory,
 and the same job in nkululeko when its venv is present.
 
-    python benchmarks/bench_emodb.py [--emodb ../shared/data/emodb] [--nkululeko /work/nkvenv/bin/python]
+    python benchmarks/bench_emodb.py [--emodb ../shared/data/emodb] [--nkululeko ../nkvenv/bin/python]
 
 Every timing is a fresh process (imports included), as a user would see it. Run it on an idle
 machine: `uptime` is printed next to the figures.
@@ -44,7 +44,7 @@ def peak_rss_mb(cmd, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--emodb", default=str(REPO.parent / "shared" / "data" / "emodb"))
-    ap.add_argument("--nkululeko", default="/work/nkvenv/bin/python")
+    ap.add_argument("--nkululeko", default=str(REPO.parent / "nkvenv" / "bin" / "python"))
     ap.add_argument("--repeats", type=int, default=1)
     a = ap.parse_args()
     emodb = Path(a.emodb).resolve()

@@ -1,6 +1,6 @@
 """Throughput of the face path: Haar detection + FER2013 mini-Xception at 640x480, and on CK+48.
 
-    /work/venv/bin/python benchmarks/bench_face.py [--seconds 2] [--ckplus /path/to/ckplus48]
+    python benchmarks/bench_face.py [--seconds 2] [--ckplus /path/to/ckplus48]
 
 1. In-memory 640x480 frames (skimage astronaut, 448x448, panned across a grey
    640x480 canvas): frames/s for detection + crop + FER under several detector

@@ -1,6 +1,6 @@
 """CK+48 with the built-in FER model: subject-grouped folds, linear head, per-class recall, WAR, UAR.
 
-    /work/venv/bin/python benchmarks/ckplus_fer.py [--root ../shared/data/ckplus48] [--head linear]
+    python benchmarks/ckplus_fer.py [--root ../shared/data/ckplus48] [--head linear]
         [--outputs probs+logits] [--output-dir /tmp/ckplus_runs]
 
 Features: ``fer-image`` with ``detect = "none"`` (CK+48 images are already 48x48

@@ -7,7 +7,7 @@ then prepares it in a fresh child process and reports wall time and peak RSS of
 that process (targets: < 30 s, < 1 GB on 2 cores). ``--tree`` also measures the
 extracted-tree layout.
 
-    /work/venv/bin/python benchmarks/prepare_emotiontalk.py [--keep DIR] [--tree]
+    python benchmarks/prepare_emotiontalk.py [--keep DIR] [--tree]
 """
 from __future__ import annotations
 

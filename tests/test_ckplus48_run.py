@@ -50,5 +50,5 @@ def test_ckplus48_with_face_detection_counts_misses(tmp_path):
     stats = info["features"][0]["stats"]
     assert stats["frames"] == 981 - skipped and stats["frames_without_face"] == 0
     report = res.report.read_text()
-    assert f"skipped {skipped} utterance(s)" in report
+    assert f"dropped {skipped} utterance(s)" in report
     assert f"({skipped} item(s) with no face at all were left out)" in report

@@ -24,7 +24,8 @@ def test_rows_targets_and_split(tmp_path):
     assert (df["language"] == "en").all()
     assert EmoBank.task == "regression" and EmoBank.targets == ("valence", "arousal", "dominance")
     probs = "\n".join(p.problems)
-    assert "24 utterances, a complete copy has 10062" in probs and "split 'train': 16, expected 8062" in probs
+    assert "24 utterances, a complete copy has 10062" in probs
+    assert "split 'train': 16, expected 8062" in "\n".join(p.warnings)  # split sizes unverified
 
 
 def test_official_protocol(tmp_path):
@@ -121,4 +122,4 @@ def test_empty_text_with_a_per_fold_extractor(tmp_path):
         ab.run(ab.load_spec(data=data))
     data["corpus"]["on_error"] = "skip"
     res = ab.run(ab.load_spec(data=data))
-    assert res.metrics["n_skipped"] == 1 and "skipped 1 utterance" in res.report.read_text()
+    assert res.metrics["n_skipped"] == 1 and "dropped 1 utterance" in res.report.read_text()

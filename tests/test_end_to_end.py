@@ -98,7 +98,7 @@ def test_emodb_subset_run_with_a_broken_file(tmp_path):
     assert res.metrics["n_skipped"] == 1 and info["failures"][0]["path"].endswith("03a01Fa.wav")
     assert len(res.metrics["folds"]) == 3
     report = res.report.read_text()
-    assert "skipped 1 utterance" in report and "cropped" in report and "incomplete copy" in report
+    assert "dropped 1 utterance" in report and "cropped" in report and "incomplete copy" in report
 
 
 def test_label_outside_view_is_an_error(tmp_path):

@@ -168,8 +168,9 @@ def test_fer_video_counts_frames_without_a_face(media):
 def test_extract_caches_counts_and_split_stats(media, fresh_home):
     from affectbench.features import extract
 
-    df = pd.DataFrame({"id": ["c", "b", "c2"], "audio": None, "start": [None, None, 0.0],
-                       "end": [None, None, 0.5], "text": None,
+    # a video segment lives in video_start/video_end (start/end describe the audio)
+    df = pd.DataFrame({"id": ["c", "b", "c2"], "audio": None, "start": None, "end": None,
+                       "video_start": [None, None, 0.0], "video_end": [None, None, 0.5], "text": None,
                        "video": [str(media / "clip.mp4"), str(media / "blank.mp4"), str(media / "clip.mp4")],
                        "image": None})
     ex = get_extractor("fer", fps=10)

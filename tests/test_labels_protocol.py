@@ -81,5 +81,5 @@ def test_fixed_folds_and_bad_kinds():
 def test_fixed_folds_after_skipped_files_drop_empty_groups():
     df = frame(["01", "02", "03", "04"] * 3)
     folds = make_folds(df, "folds", folds=[["01", "05"], ["02"], ["06"], ["03", "04"]],
-                       missing_groups="drop")
+                       known_groups=["01", "02", "03", "04", "05", "06"])
     assert [f.test_groups for f in folds] == [["01"], ["02"], ["03", "04"]]

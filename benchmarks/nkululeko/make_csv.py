@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write an nkululeko-style data CSV (file,speaker,emotion) for EmoDB.
 
-Usage: make_csv.py OUT_DIR [--emodb /work/shared/data/emodb]
+Usage: make_csv.py OUT_DIR [--emodb ../shared/data/emodb]
 
 EmoDB file names look like 03a01Fa.wav: speaker 03, text a01, emotion
 letter F, version a. Paths in the CSV are absolute, so the INI must use
@@ -12,6 +12,7 @@ import argparse
 import csv
 import os
 import sys
+from pathlib import Path
 
 EMOTIONS = {
     "W": "anger",
@@ -27,7 +28,7 @@ EMOTIONS = {
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out_dir", help="folder to write emodb.csv into")
-    ap.add_argument("--emodb", default="/work/shared/data/emodb",
+    ap.add_argument("--emodb", default=str(Path(__file__).resolve().parents[3] / "shared" / "data" / "emodb"),
                     help="EmoDB root (with wav/ inside)")
     args = ap.parse_args(argv)
 

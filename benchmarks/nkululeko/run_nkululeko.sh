@@ -2,11 +2,11 @@
 # Time nkululeko on EmoDB, eGeMAPSv02 functionals + SVM, leave-one-speaker-out.
 #
 # usage: run_nkululeko.sh [NKULULEKO_PYTHON] [WORK_DIR]
-#   NKULULEKO_PYTHON  python of the venv with nkululeko (default /work/nkvenv/bin/python)
+#   NKULULEKO_PYTHON  python of the venv with nkululeko (default ../nkvenv/bin/python beside the repo)
 #   WORK_DIR          scratch folder for csv, ini, logs and the nkululeko
 #                     experiment folder (default: a new /tmp/nkbench.XXXXXX);
-#                     must be outside the repo and outside /work/shared
-#   EMODB (env)       EmoDB root with wav/ (default /work/shared/data/emodb)
+#                     must be outside the repo and outside its ../shared
+#   EMODB (env)       EmoDB root with wav/ (default ../shared/data/emodb beside the repo)
 #
 # Runs nkululeko twice on the same ini:
 #   cold   - experiment folder deleted first, so openSMILE extracts features
@@ -15,17 +15,18 @@
 # whole `python -m nkululeko.nkululeko` process) and the LOGO UAR / accuracy.
 set -euo pipefail
 
-PY=${1:-/work/nkvenv/bin/python}
-WORK=${2:-$(mktemp -d /tmp/nkbench.XXXXXX)}
-EMODB=${EMODB:-/work/shared/data/emodb}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+SHARED=$(cd "$REPO/.." && pwd)/shared
+PY=${1:-$(cd "$REPO/.." && pwd)/nkvenv/bin/python}
+WORK=${2:-$(mktemp -d)}
+EMODB=${EMODB:-$SHARED/data/emodb}
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 case "$WORK/" in
-  "$(cd "$REPO" && pwd -P)"/*|/work/shared/*)
-    echo "WORK_DIR must be outside the repo and /work/shared: $WORK" >&2; exit 2;;
+  "$(cd "$REPO" && pwd -P)"/*|"$SHARED"/*)
+    echo "WORK_DIR must be outside the repo and $SHARED: $WORK" >&2; exit 2;;
 esac
 [ -x "$PY" ] || { echo "no python at $PY" >&2; exit 2; }
 

@@ -31,10 +31,9 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
         _check_wav_length(src, size, name)
         return _decode(src, name, sr, start, end)
     path = Path(path)
-    if not path.exists():
-        raise MediaError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "empty file (0 bytes)")
+    from .validate import regular_file
+
+    regular_file(path)  # MediaError for a missing, unreadable, empty or non-regular file
     from .video import VIDEO_SUFFIXES
 
     if path.suffix.lower() in VIDEO_SUFFIXES:  # e.g. MELD: the speech lives only in the mp4 clip
@@ -97,3 +96,19 @@ def _check_wav_length(f, size: int, name: str) -> None:
             pos += 8 + n + (n & 1)
     finally:
         f.seek(0)
+
+
+def duration(path: str | os.PathLike, start: float | None = None, end: float | None = None) -> float:
+    """Seconds of audio an item covers, from the header (the segment if start/end are given)."""
+    name = str(path)
+    if name.startswith("tar://"):
+        from . import tario
+
+        src = tario.member_file(name)
+    else:
+        src = name
+    info = sf.info(src)
+    total = info.frames / info.samplerate
+    first = 0.0 if _missing(start) else float(start)
+    last = total if _missing(end) else min(float(end), total)
+    return max(0.0, last - first)

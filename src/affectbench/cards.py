@@ -51,9 +51,17 @@ def read_predictions(path: Path) -> dict[str, str]:
     return out
 
 
+NO_PREDICTION = "(no prediction)"
+
+
 def score(view_df: pd.DataFrame, classes: list[str], preds: dict[str, str], *, n_boot: int = 1000,
-          seed: int = 0) -> dict:
-    """Score predictions against the view's truth; every test id needs a prediction."""
+          seed: int = 0, allow_missing: bool = False, source: str = "predictions") -> dict:
+    """Score predictions against the view's truth.
+
+    Every id of the view needs a prediction: scoring only the ids given would report a
+    subset's accuracy as the benchmark's. With ``allow_missing`` an id without a prediction
+    counts as wrong (a prediction of no class), so the metrics still cover the whole view.
+    """
     from .metrics import classification
 
     long = {v: k for k, v in SHORT.items()}
@@ -63,6 +71,11 @@ def score(view_df: pd.DataFrame, classes: list[str], preds: dict[str, str], *, n
         raise AffectbenchError(f"{len(unknown)} predicted ids are not in the corpus view "
                                f"(e.g. {unknown[:3]})")
     missing = [i for i in truth if i not in preds]
+    if missing and not allow_missing:
+        raise AffectbenchError(
+            f"{source}: {len(missing)} of {len(truth)} utterances have no prediction "
+            f"(e.g. {missing[:3]}); scoring the rest would overstate the result. Predict every id, "
+            "or pass --allow-missing to count the missing ones as wrong")
     idx = {c: i for i, c in enumerate(classes)}
     y, p = [], []
     for rid, lab in preds.items():
@@ -71,6 +84,15 @@ def score(view_df: pd.DataFrame, classes: list[str], preds: dict[str, str], *, n
             raise LabelError(f"prediction for {rid}: label '{lab}' is not one of {classes}")
         y.append(idx[truth[rid]])
         p.append(idx[c])
-    out = classification(np.array(y), np.array(p), classes, n_boot=n_boot, seed=seed)
+    cols = list(classes)
+    if missing:
+        # an extra predicted class that no utterance has: wrong for every metric, and absent
+        # from the truth, so UAR and macro-F1 still average over the real classes only
+        cols.append(NO_PREDICTION)
+        y += [idx[truth[rid]] for rid in missing]
+        p += [len(classes)] * len(missing)
+    out = classification(np.array(y), np.array(p), cols, n_boot=n_boot, seed=seed)
+    for key in ("per_class_recall", "support"):
+        out.get(key, {}).pop(NO_PREDICTION, None)
     out["missing_predictions"] = len(missing)
     return out

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -18,10 +20,24 @@ app.add_typer(corpora_app, name="corpora")
 app.add_typer(extractors_app, name="extractors")
 
 
+def _version(value: bool):
+    if value:
+        from . import __version__
+
+        print(f"affectbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")):
+    """Emotion recognition benchmarks: corpora → features → linear adapter → WAR/UAR."""
+
+
 def _console():
     from rich.console import Console
 
-    return Console()
+    return Console(soft_wrap=True)  # never break a file path across lines: users copy them
 
 
 def _reporter(quiet: bool):
@@ -31,6 +47,12 @@ def _reporter(quiet: bool):
 
 
 # -- corpora --------------------------------------------------------------------------------
+CORPUS_HELP = "corpus name (see `affectbench corpora list`)"
+ROOT_HELP = "the corpus folder as downloaded (layouts: docs/corpora.md); not needed for demo"
+ROOT_OR_LAST_HELP = ("the corpus folder as downloaded (layouts: docs/corpora.md); omitted: the "
+                     "manifest of the last `corpora prepare`")
+
+
 @corpora_app.command("list")
 def corpora_list():
     """The corpora affectbench can read, with their modalities and default protocol."""
@@ -60,7 +82,8 @@ def _manifest_path(name: str) -> Path:
 
 
 @corpora_app.command("prepare")
-def corpora_prepare(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_prepare(name: str = typer.Argument(..., help=CORPUS_HELP),
+                    root: Optional[Path] = typer.Argument(None, help=ROOT_HELP),
                     out: Optional[Path] = typer.Option(None, help="write the manifest here (Parquet)"),
                     on_error: str = typer.Option("raise", help="raise | skip")):
     """Read a corpus from its native layout into a manifest (Parquet)."""
@@ -79,6 +102,8 @@ def corpora_prepare(name: str, root: Optional[Path] = typer.Argument(None),
         con.print(f"[yellow]caveat:[/] {c}")
     for pr in p.problems:
         con.print(f"[red]incomplete:[/] {pr}")
+    for w in p.warnings:
+        con.print(f"[yellow]warning:[/] {w} (an unconfirmed count: not treated as incomplete)")
     if p.issues.skipped:
         con.print(f"[yellow]skipped {len(p.issues.skipped)}[/] (first: {p.issues.skipped[0]})")
 
@@ -125,7 +150,8 @@ def _load_manifest(name: str, root):
 
 
 @corpora_app.command("stats")
-def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_stats(name: str = typer.Argument(..., help=CORPUS_HELP),
+                  root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                   view: Optional[str] = typer.Option(None, help="count a label view's classes"),
                   as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Counts by label × split, group and speaker (from ROOT, or the last prepared manifest)."""
@@ -170,10 +196,17 @@ def corpora_stats(name: str, root: Optional[Path] = typer.Argument(None),
 
 
 @corpora_app.command("validate")
-def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_validate(name: str = typer.Argument(..., help=CORPUS_HELP),
+                     root: Optional[Path] = typer.Argument(None, help=ROOT_HELP),
+                     deep: bool = typer.Option(False, "--deep", help="decode every media file fully "
+                                               "(finds NaN samples and corrupt streams; slow)"),
                      on_error: str = typer.Option("skip", help="skip: list every problem; raise: stop at the first")):
-    """Check a copy against what the corpus should contain: counts, missing and unreadable files."""
+    """Check a copy: counts against the release, and every media file opened (headers; --deep decodes).
+
+    Exits 1 when a confirmed count differs from the release or a file is missing, unreadable, \
+truncated, empty or shorter than 0.1 s."""
     from . import prepare
+    from .validate import MIN_DURATION, check_media
 
     with _reading(name):
         p = prepare(name, root, on_error=on_error)
@@ -185,15 +218,30 @@ def corpora_validate(name: str, root: Optional[Path] = typer.Argument(None),
         con.print(f"[red]skipped[/] {where}: {prob}")
     for prob in p.problems:
         con.print(f"[red]incomplete:[/] {prob}")
-    ok = not p.problems and not p.issues.skipped
-    con.print("[green]complete: matches the expected counts[/]" if ok else
-              f"[red]{len(p.problems)} count mismatch(es), {len(p.issues.skipped)} skipped item(s)[/]")
+    for w in p.warnings:
+        con.print(f"[yellow]warning:[/] {w} (an expected count that no public source confirms: "
+                  "not treated as incomplete)")
+    rep = _reporter(False)
+    with rep.running():
+        bad = check_media(p.manifest, deep=deep,
+                          progress=rep.task("decoding media" if deep else "reading media headers"))
+    for path, prob in bad:
+        con.print(f"[red]bad file[/] {path}: {prob}")
+        if on_error == "raise":
+            break
+    ok = not p.problems and not p.issues.skipped and not bad
+    depth = "decoded fully" if deep else "headers read; --deep decodes them"
+    con.print(f"[green]complete: matches the expected counts, every media file opens ({depth}, "
+              f"none shorter than {MIN_DURATION} s)[/]" if ok else
+              f"[red]{len(p.problems)} count mismatch(es), {len(p.issues.skipped)} skipped item(s), "
+              f"{len(bad)} bad media file(s)[/]")
     if not ok:
         raise typer.Exit(1)
 
 
 @corpora_app.command("agreement")
-def corpora_agreement(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_agreement(name: str = typer.Argument(..., help=CORPUS_HELP),
+                      root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                       listed: int = typer.Option(20, help="disagreements listed per modality"),
                       as_json: bool = typer.Option(False, "--json")):
     """Re-aggregate rater votes, compare with the released labels, Fleiss' kappa per modality."""
@@ -219,7 +267,8 @@ def corpora_agreement(name: str, root: Optional[Path] = typer.Argument(None),
 
 
 @corpora_app.command("export")
-def corpora_export(name: str, root: Optional[Path] = typer.Argument(None),
+def corpora_export(name: str = typer.Argument(..., help=CORPUS_HELP),
+                   root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                    view: Optional[str] = typer.Option(None, help="label view"),
                    fmt: str = typer.Option("card", "--format", help="card (JSONL id/sentence/label)"),
                    split: Optional[str] = typer.Option(None, help="only this official split"),
@@ -242,12 +291,19 @@ def corpora_export(name: str, root: Optional[Path] = typer.Argument(None),
 
 
 @app.command("score")
-def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus name"),
+def score_cmd(predictions: Path = typer.Argument(..., help="JSONL file, one {\"id\", \"label\"} per line"),
+              corpus: str = typer.Option(..., help="corpus name"),
               root: Optional[Path] = typer.Option(None, help="corpus root (default: last prepared)"),
               view: Optional[str] = typer.Option(None, help="label view"),
               split: Optional[str] = typer.Option(None, help="score against this split only"),
+              allow_missing: bool = typer.Option(False, "--allow-missing",
+                                                 help="score ids without a prediction as wrong "
+                                                      "instead of refusing"),
               as_json: bool = typer.Option(False, "--json")):
-    """Score a JSONL predictions file ({"id", "label"} per line) against a corpus: WAR, UAR, …"""
+    """Score a JSONL predictions file ({"id", "label"} per line) against a corpus: WAR, UAR, …
+
+    Every utterance of the view (and split) needs a prediction; with --allow-missing the \
+missing ones count as wrong, so the metrics always cover the whole view."""
     from .cards import read_predictions, score
 
     c, df = _load_manifest(corpus, root)
@@ -255,7 +311,8 @@ def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus na
     vdf = v.apply(df)
     if split:
         vdf = vdf[vdf["split"] == split]
-    m = score(vdf, list(v.classes), read_predictions(predictions))
+    m = score(vdf, list(v.classes), read_predictions(predictions), allow_missing=allow_missing,
+              source=str(predictions))
     if as_json:
         print(json.dumps(m, indent=2))
         return
@@ -264,7 +321,8 @@ def score_cmd(predictions: Path, corpus: str = typer.Option(..., help="corpus na
     for k in ("war", "uar", "macro_f1", "weighted_f1"):
         con.print(f"{k.upper():12s} {m[k]:.4f}" + (f"  [{ci[k][0]:.4f}, {ci[k][1]:.4f}]" if k in ci else ""))
     if m["missing_predictions"]:
-        con.print(f"[yellow]{m['missing_predictions']} utterances of the view have no prediction[/]")
+        con.print(f"[yellow]{m['missing_predictions']} of {m['n']} utterances had no prediction and "
+                  "count as wrong (--allow-missing)[/]")
 
 
 # -- extractors ------------------------------------------------------------------------------
@@ -285,16 +343,24 @@ def extractors_list():
 
 
 @app.command("extract")
-def extract_cmd(corpus: str, root: Optional[Path] = typer.Argument(None),
-                extractor: str = typer.Option("egemaps", "--extractor", "-e"),
-                jobs: int = typer.Option(1, "--jobs", "-j", help="worker processes"),
+def extract_cmd(corpus: str = typer.Argument(..., help=CORPUS_HELP),
+                root: Optional[Path] = typer.Argument(None, help=ROOT_HELP),
+                extractor: str = typer.Option("egemaps", "--extractor", "-e",
+                                              help="see `affectbench extractors list`"),
+                jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="worker processes (1 or more)"),
                 on_error: str = typer.Option("raise", help="raise | skip"),
                 executor: str = typer.Option("local", help="local | ray"),
                 address: Optional[str] = typer.Option(None, help="Ray cluster address")):
     """Extract (and cache) features for a corpus; resumes where an earlier run stopped."""
     from . import prepare
-    from .features import extract, get_extractor
+    from .corpora import get_corpus
+    from .features import extract, extractor_class, extractor_names, get_extractor
 
+    c, cls = get_corpus(corpus), extractor_class(extractor)
+    if cls.modality not in c.modalities:  # found before the corpus is read or a model loaded
+        fits = [n for n in extractor_names() if extractor_class(n).modality in c.modalities]
+        raise AffectbenchError(f"extractor '{extractor}' reads {cls.modality}, corpus '{corpus}' has "
+                               f"{', '.join(c.modalities)}: choose one of {', '.join(fits)}")
     with _reading(corpus):
         df = prepare(corpus, root, on_error=on_error).manifest
     ex = get_extractor(extractor)
@@ -327,10 +393,25 @@ def _summary(result):
     con.print(f"report: {result.report}" + ("  (finished earlier; --force re-runs)" if result.reused else ""))
 
 
+def _check_output_dir(out: Path, how: str) -> None:
+    """Refuse an output folder that cannot be written before anything is computed, not after."""
+    import os
+
+    out = Path(out).expanduser()
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise AffectbenchError(f"{probe}: a file stands where the output folder {out} should be; {how}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise AffectbenchError(f"{probe}: not writable, so the output folder {out} cannot be written; {how}")
+
+
 @app.command("run")
-def run_cmd(spec: Path,
+def run_cmd(spec: Path = typer.Argument(..., help="experiment spec (TOML), e.g. examples/emodb_egemaps_linear.toml"),
             set_: List[str] = typer.Option([], "--set", help="override a spec value, e.g. corpus.root=/data"),
-            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="feature extraction workers"),
+            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                               help="feature extraction workers (1 or more)"),
             executor: Optional[str] = typer.Option(None, help="local | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (with --executor ray)"),
             force: bool = typer.Option(False, help="re-run even if a finished run exists"),
@@ -338,10 +419,11 @@ def run_cmd(spec: Path,
     """Run an experiment spec (TOML) and write its run folder."""
     from . import load_spec, run
 
-    overrides = list(set_) + ([f"features.jobs={jobs}"] if jobs else [])
+    overrides = list(set_) + ([f"features.jobs={jobs}"] if jobs is not None else [])
     overrides += [f"features.executor={executor}"] if executor else []
     overrides += [f"features.address={address}"] if address else []
     s = load_spec(spec, overrides)
+    _check_output_dir(Path(s.output_dir), "set output_dir in the spec or pass --set output_dir=/a/writable/folder")
     rep = _reporter(False)
     with rep.running():
         result = run(s, force=force, reporter=rep)
@@ -359,6 +441,7 @@ def demo_cmd(output_dir: Path = typer.Option(Path("runs"), help="where the run f
 
     from . import demo
 
+    _check_output_dir(output_dir, "pass --output-dir /a/writable/folder")
     t = time.perf_counter()
     rep = _reporter(False)
     with rep.running():
@@ -368,17 +451,72 @@ def demo_cmd(output_dir: Path = typer.Option(Path("runs"), help="where the run f
                      "not a benchmark)")
 
 
+def _command(argv: list[str]) -> str:
+    """The (sub)command named on the command line, e.g. "extract" or "corpora validate"."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words:
+        return ""
+    return " ".join(words[:2]) if words[0] in ("corpora", "extractors") else words[0]
+
+
+#: commands whose options include --on-error; `run` reads it from the spec instead
+ON_ERROR_FLAG = ("extract", "corpora prepare", "corpora validate")
+_SKIP_HINT = re.compile(r"""(?:\b(?:set|run with|use)\s+)?`{0,2}on_error\s*=\s*['"]skip['"]`{0,2}""", re.I)
+
+
+def cli_hint(message: str, command: str) -> str:
+    """Library messages name the spec/Python spelling (on_error="skip"); on the command line
+    the user needs the spelling of the command they ran."""
+    if command in ON_ERROR_FLAG:
+        repl = "pass --on-error skip"
+    elif command == "run":
+        repl = 'set corpus.on_error = "skip" in the spec (or --set corpus.on_error=skip)'
+    else:
+        repl = "prepare it with `affectbench corpora prepare NAME ROOT --on-error skip`"
+    def sub(m):
+        return repl[0].upper() + repl[1:] if m.group(0)[0].isupper() else repl
+
+    return _SKIP_HINT.sub(sub, message)
+
+
+def _fail(message: str, code: int) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(code)
+
+
+INTERRUPTED = ("interrupted: everything finished before Ctrl-C is saved; run the same command "
+               "again to resume")
+
+
+from . import cli_grid  # noqa: E402
+
+cli_grid.register(app, _console, _reporter)
+
 from .cli_compare import register as _register_compare  # noqa: E402 - compare, leaderboard, html-report
 
 _register_compare(app)
 
 
 def main():
+    """Entry point: every expected failure is one line on stderr, never a traceback."""
+    command = _command(sys.argv[1:])
     try:
-        app()
+        app()  # typer turns Ctrl-C into exit status 130 and usage errors into their message
     except AffectbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {cli_hint(str(e), command)}", 2)
+    except KeyboardInterrupt:
+        _fail(INTERRUPTED, 130)
+    except OSError as e:
+        from .errors import os_error_message
+
+        _fail(f"error: {os_error_message(e)}", 1)
+    except sqlite3.Error as e:  # the file-hash cache: disk full, read-only or corrupt
+        _fail(f"error: the file-hash cache in AFFECTBENCH_HOME cannot be used ({e}); free space, or "
+              "delete filehash.sqlite there (it is rebuilt), or set AFFECTBENCH_HOME to another folder", 1)
+    except SystemExit as e:
+        if e.code == 130:
+            _fail(INTERRUPTED, 130)
+        raise
 
 
 if __name__ == "__main__":

@@ -46,3 +46,20 @@ class UnknownNameError(AffectbenchError):
         close = difflib.get_close_matches(name, valid, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         super().__init__(f"unknown {kind} '{name}'. Valid: {', '.join(valid)}.{hint}")
+
+
+def os_error_message(e: OSError, what: str = "") -> str:
+    """One line for an operating-system error: the file, what went wrong, what to do."""
+    import errno
+
+    where = e.filename or what or "(unknown file)"
+    if e.errno == errno.ENOSPC:
+        return (f"{where}: no space left on the device; free some space, or point "
+                "AFFECTBENCH_HOME (caches) or output_dir (runs) at another disk")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: permission denied ({e.strerror}); make it writable/readable or choose another folder"
+    if e.errno == errno.ENOTDIR:
+        return f"{where}: a file stands where a folder is expected; move it away or choose another folder"
+    if e.errno == errno.EISDIR:
+        return f"{where}: a folder stands where a file is expected"
+    return f"{where}: {e.strerror or e}"

@@ -2,9 +2,17 @@
 
 Names follow audmetric: ``war`` is audmetric's ``accuracy``, ``uar`` its
 ``unweighted_average_recall`` (= scikit-learn balanced accuracy); WAR and UAR
-are always reported together. Bootstrap CIs resample utterances with
-replacement (percentile method) and are computed vectorised over all
-resamples at once.
+are always reported together. Bootstrap CIs (percentile method, vectorised
+over all resamples at once) resample utterances, or, given ``groups``, whole
+clusters (speakers, sessions, dialogues): the utterances of one speaker are not
+independent, and a speaker-independent result generalises over speakers, so
+its interval must come from resampling speakers. Every result says which
+(``ci_unit``).
+
+Class convention: UAR and macro-F1 average over the classes of the label view
+that occur in the truth being scored (scikit-learn's balanced accuracy); a
+class absent from a fold's truth is left out of that fold's average, and the
+fold says so in ``classes_absent``.
 """
 from __future__ import annotations
 
@@ -22,6 +30,32 @@ AUDMETRIC_NAMES = {
 }
 SINGLE = ("war", "uar", "macro_f1", "weighted_f1")
 MULTI = ("macro_f1", "micro_f1", "samples_f1", "exact_match")
+
+
+def _multiplicities(n: int, groups, n_boot: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(W, cluster index): how often each cluster is drawn in each resample, (n_boot, G).
+
+    Without groups every utterance is its own cluster.
+    """
+    if groups is None:
+        inv, G = np.arange(n), n
+    else:
+        _, inv = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+        G = int(inv.max()) + 1 if n else 0
+    draws = rng.integers(0, G, size=(n_boot, G))
+    W = np.zeros((n_boot, G))
+    np.add.at(W, (np.arange(n_boot)[:, None], draws), 1.0)
+    return W, inv
+
+
+def _ci_fields(boot: dict, ci: float, n_boot: int, groups) -> dict:
+    lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
+    unit = "utterance" if groups is None else "cluster"
+    out = {"ci": {m: [float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))] for m, v in boot.items()},
+           "ci_level": ci, "n_boot": n_boot, "ci_unit": unit}
+    if groups is not None:
+        out["n_clusters"] = int(len(set(np.asarray(groups, dtype=str))))
+    return out
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
@@ -54,8 +88,9 @@ def _from_confusions(C: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def classification(y_true, y_pred, classes: list[str], *, n_boot: int = 1000, ci: float = 0.95,
-                   seed: int = 0) -> dict:
-    """WAR, UAR, macro/weighted F1, per-class recall and confusion matrix, with bootstrap CIs."""
+                   seed: int = 0, groups=None) -> dict:
+    """WAR, UAR, macro/weighted F1, per-class recall and confusion matrix, with bootstrap CIs
+    (over ``groups`` when given, else over utterances)."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     k = len(classes)
@@ -69,18 +104,15 @@ def classification(y_true, y_pred, classes: list[str], *, n_boot: int = 1000, ci
            "support": {c: int(s) for c, s in zip(classes, support)},
            "confusion": C.tolist(),
            "classes": list(classes)}
-    if n_boot and len(y_true) > 1:
+    out["classes_absent"] = [c for c, n in zip(classes, support) if n == 0]
+    if n_boot and len(y_true) > 1 and (groups is None or len(set(np.asarray(groups, str))) > 1):
         rng = np.random.default_rng(seed)
-        idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
-        cells = y_true[idx] * k + y_pred[idx]
-        Cb = np.zeros((n_boot, k * k), np.int64)
-        np.add.at(Cb, (np.arange(n_boot)[:, None], cells), 1)
-        boot = _from_confusions(Cb.reshape(n_boot, k, k))
-        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-        out["ci"] = {m: [float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))]
-                     for m, v in boot.items()}
-        out["ci_level"] = ci
-        out["n_boot"] = n_boot
+        W, inv = _multiplicities(len(y_true), groups, n_boot, rng)
+        # one confusion matrix per cluster; a resample's matrix is their weighted sum
+        per = np.zeros((W.shape[1], k * k))
+        np.add.at(per, (inv, y_true * k + y_pred), 1.0)
+        boot = _from_confusions((W @ per).reshape(n_boot, k, k))
+        out.update(_ci_fields(boot, ci, n_boot, groups))
     return out
 
 
@@ -97,7 +129,7 @@ def _multi_from_counts(tp, fp, fn, exact, samples_f1, n):
 
 
 def multilabel(Y: np.ndarray, P: np.ndarray, classes: list[str], *, n_boot: int = 1000,
-               ci: float = 0.95, seed: int = 0) -> dict:
+               ci: float = 0.95, seed: int = 0, groups=None) -> dict:
     """Multi-label macro/micro/sample F1 and exact match (Y, P: n × K in {0,1}), with bootstrap CIs."""
     Y = np.asarray(Y, dtype=bool)
     P = np.asarray(P, dtype=bool)
@@ -118,14 +150,19 @@ def multilabel(Y: np.ndarray, P: np.ndarray, classes: list[str], *, n_boot: int 
                 "support": {c: int(v) for c, v in zip(classes, Y.sum(0))}})
     if n_boot and n > 1:
         rng = np.random.default_rng(seed)
-        W = np.zeros((n_boot, n))
-        idx = rng.integers(0, n, size=(n_boot, n))
-        np.add.at(W, (np.arange(n_boot)[:, None], idx), 1.0)  # multiplicity of each row per resample
-        boot = _multi_from_counts(W @ TP, W @ FP, W @ FN, W @ exact, W @ sf1, n)
-        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-        out["ci"] = {m: [float(np.percentile(v, lo)), float(np.percentile(v, hi))] for m, v in boot.items()}
-        out["ci_level"] = ci
-        out["n_boot"] = n_boot
+        Wc, inv = _multiplicities(n, groups, n_boot, rng)
+        G = Wc.shape[1]
+
+        def per(a):  # sums per cluster
+            a = a.reshape(n, -1)
+            out_ = np.zeros((G, a.shape[1]))
+            np.add.at(out_, inv, a)
+            return out_
+
+        nb = (Wc @ per(np.ones(n)))[:, 0]
+        boot = _multi_from_counts(Wc @ per(TP), Wc @ per(FP), Wc @ per(FN), (Wc @ per(exact))[:, 0],
+                                  (Wc @ per(sf1))[:, 0], nb)
+        out.update(_ci_fields(boot, ci, n_boot, groups))
     return out
 
 
@@ -144,7 +181,7 @@ def _ccc_pearson(y, p):
 
 
 def regression(Y: np.ndarray, P: np.ndarray, targets: list[str], *, n_boot: int = 1000,
-               ci: float = 0.95, seed: int = 0) -> dict:
+               ci: float = 0.95, seed: int = 0, groups=None) -> dict:
     """CCC, Pearson r and MAE per target (and their means), with bootstrap CIs."""
     Y = np.asarray(Y, np.float64).reshape(len(Y), -1)
     P = np.asarray(P, np.float64).reshape(len(P), -1)
@@ -156,18 +193,22 @@ def regression(Y: np.ndarray, P: np.ndarray, targets: list[str], *, n_boot: int 
                           for t, c, rr, m in zip(targets, ccc, r, mae)}}
     if n_boot and len(Y) > 2:
         rng = np.random.default_rng(seed)
-        idx = rng.integers(0, len(Y), size=(n_boot, len(Y)))
-        Yb, Pb = Y[idx], P[idx]  # (B, n, T)
-        my, mp = Yb.mean(1, keepdims=True), Pb.mean(1, keepdims=True)
-        cov = ((Yb - my) * (Pb - mp)).mean(1)
-        vy, vp = Yb.var(1), Pb.var(1)
+        Wc, inv = _multiplicities(len(Y), groups, n_boot, rng)
+        G = Wc.shape[1]
+
+        def wsum(a):  # per-resample weighted sums, through per-cluster sums
+            c = np.zeros((G, a.shape[1]))
+            np.add.at(c, inv, a)
+            return Wc @ c
+
+        nw = wsum(np.ones((len(Y), 1)))
+        my, mp = wsum(Y) / nw, wsum(P) / nw
+        vy = wsum(Y * Y) / nw - my ** 2
+        vp = wsum(P * P) / nw - mp ** 2
+        cov = wsum(Y * P) / nw - my * mp
         with np.errstate(invalid="ignore", divide="ignore"):
-            bc = (2 * cov / (vy + vp + (my[:, 0] - mp[:, 0]) ** 2)).mean(1)
+            bc = (2 * cov / (vy + vp + (my - mp) ** 2)).mean(1)
             br = (cov / np.sqrt(vy * vp)).mean(1)
-        bm = np.abs(Yb - Pb).mean(1).mean(1)
-        lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-        out["ci"] = {k: [float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))]
-                     for k, v in (("ccc", bc), ("pearson", br), ("mae", bm))}
-        out["ci_level"] = ci
-        out["n_boot"] = n_boot
+        bm = (wsum(np.abs(Y - P)) / nw).mean(1)
+        out.update(_ci_fields({"ccc": bc, "pearson": br, "mae": bm}, ci, n_boot, groups))
     return out

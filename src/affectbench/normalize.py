@@ -34,33 +34,57 @@ def fold_standardise(X: np.ndarray, train: np.ndarray) -> np.ndarray:
     return _z(X, mu, sd).astype(np.float32)
 
 
-def speaker_standardise(X: np.ndarray, speakers: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Per-speaker z-scores; utterances without a speaker fall back to the training fold's stats."""
+def speaker_standardise(X: np.ndarray, speakers, train: np.ndarray, pool: np.ndarray | None = None,
+                        pool_speakers=None) -> tuple[np.ndarray, dict]:
+    """Per-speaker z-scores from each speaker's statistics over ``pool`` (all of that speaker's
+    utterances in the corpus, labelled in the view or not; default: ``X``).
+
+    A speaker with fewer than two pooled utterances has no standard deviation: those rows,
+    and rows without a speaker, use the training fold's statistics instead (a lone utterance
+    z-scored by itself would become an all-zero vector).
+    """
     out = np.empty_like(X, dtype=np.float32)
-    spk = np.asarray(speakers, dtype=object)
-    missing = np.array([s is None or s != s for s in spk])
-    for s in set(spk[~missing]):
+    spk = _speaker_array(speakers)
+    pool, pspk = (X, spk) if pool is None else (pool, _speaker_array(pool_speakers))
+    fallback = np.array([s is None for s in spk])
+    for s in set(spk[~fallback]):
         m = spk == s
-        mu, sd = _stats(X[m])
+        src = pool[pspk == s]
+        if len(src) < 2:
+            fallback |= m
+            continue
+        mu, sd = _stats(src)
         out[m] = _z(X[m], mu, sd)
-    if missing.any():
+    if fallback.any():
         mu, sd = _stats(X[train])
-        out[missing] = _z(X[missing], mu, sd)
-    return out
+        out[fallback] = _z(X[fallback], mu, sd)
+    return out, {"rows_with_fold_statistics": int(fallback.sum())}
 
 
-def normalise(X: np.ndarray, mode: str, train: np.ndarray, speakers=None) -> np.ndarray:
+def _speaker_array(speakers) -> np.ndarray:
+    spk = np.asarray(speakers, dtype=object).copy()
+    spk[[s is None or s != s for s in spk]] = None
+    return spk
+
+
+def normalise(X: np.ndarray, mode: str, train: np.ndarray, speakers=None, pool=None,
+              pool_speakers=None) -> np.ndarray:
     if mode == "fold":
         return fold_standardise(X, train)
     if mode == "speaker":
-        return speaker_standardise(X, speakers, train)
+        return speaker_standardise(X, speakers, train, pool, pool_speakers)[0]
     return X.astype(np.float32)
+
+
+#: modes that use the unlabelled features of test utterances (reports must say so)
+TRANSDUCTIVE = ("speaker",)
 
 
 def describe(mode: str) -> str:
     return {
         "fold": "standardisation fitted on the training fold",
-        "speaker": "per-speaker standardisation (each speaker's own mean/std, test speakers "
-                   "included, no labels used)",
+        "speaker": "per-speaker standardisation (each speaker's mean/std over all of that speaker's "
+                   "utterances in the corpus, test speakers included, no labels used: transductive; "
+                   "speakers with one utterance use the training fold's statistics)",
         "none": "none",
     }[mode]

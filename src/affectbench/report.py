@@ -48,6 +48,17 @@ def plot_confusion(folder: Path, pooled: dict) -> str | None:
     return name
 
 
+def _protocol_line(proto: dict) -> str:
+    if proto["kind"] == "official":
+        return "- protocol: official split (train / dev for validation / test)"
+    n = proto["valid_groups"]
+    unit = proto.get("valid_unit") or "group"
+    where = "from the training groups" if unit == "speaker" and proto["group"] != "speaker" else "from training"
+    valid = (f"validation: {n} {unit}(s) per fold {where} (never the test fold)" if n
+             else "no validation set (fixed number of epochs)")
+    return f"- protocol: `{proto['kind']}` over {proto['group']}, {len(proto['folds'])} fold(s); {valid}"
+
+
 def write_report(folder: Path, metrics: dict, info: dict) -> Path:
     p = metrics["pooled"]
     task = metrics["task"]
@@ -57,36 +68,53 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
     lines = [f"# {info['spec']['name']}", ""]
     if info["spec"].get("description"):
         lines += [info["spec"]["description"], ""]
+    tested = info.get("tested", {})
     lines += [
         f"- corpus: **{c['name']}** (view `{c['view']}`: {', '.join(c['classes'])}), "
         f"{c['n']} utterances; data fingerprint `{info['data_fingerprint']}`",
-        f"- protocol: `{proto['kind']}` over {proto['group']}, {len(proto['folds'])} fold(s); "
-        f"validation: {proto['valid_groups']} training group(s) per fold (never the test fold)"
-        if proto["kind"] != "official" else
-        "- protocol: official split (train / dev for validation / test)",
+        f"- tested: **{tested.get('n_tested', p.get('n'))} of {tested.get('n_view', c['n'])}** utterances "
+        f"in the view ({tested.get('n_corpus', '?')} in the corpus copy), each exactly once",
+        _protocol_line(proto),
         f"- speaker independent: {'yes' if proto['speaker_independent'] else 'no'}; test speakers also "
         f"seen in training: {sum(f['test_speakers_seen_in_training'] for f in proto['folds'])}",
         f"- features: {', '.join(f['extractor'] for f in info['features'])}; normalisation: "
         f"{info['normalization']['description']}"
         + ("; blocks scaled to unit norm before concatenation" if len(info["features"]) > 1 else ""),
-        f"- head: `{info['spec']['head']['kind']}`; seed {info['spec']['seed']}",
+        f"- head: `{info['spec']['head']['kind']}`; seed {info['spec']['seed']}"
+        + ("; refitted on train + validation at the chosen settings" if proto.get("refit") else ""),
     ]
+    if tested.get("label_source"):
+        ls = tested["label_source"]
+        lines.append(f"- labels: trained on `{ls['train']}`, scored on `{ls['score']}`"
+                     + (f" ({ls['without_training_label']} utterance(s) without a training label left out)"
+                        if ls["without_training_label"] else ""))
+    for name, n in (tested.get("missing_modality") or {}).items():
+        if n:
+            lines.append(f"- **{n} utterance(s) lacked `{name}`** (missing or unreadable); the head masked it")
+    if info.get("transductive"):
+        lines.append("- **transductive:** per-speaker normalisation uses the test speakers' own unlabelled "
+                     "features; not comparable with inductive (fold-normalised) results")
+    dropped = info.get("dropped", {})
     for f in info["features"]:
         if f.get("stats_text"):
             lines.append(f"- {f['extractor']}: {f['stats_text']}")
-    if info["failures"]:
-        lines.append(f"- **skipped {len(info['failures'])} utterance(s)** that could not be read "
-                     "(listed below)")
+    if dropped.get("total"):
+        by = dropped.get("by_split") or dropped.get("by_speaker") or {}
+        lines.append(f"- **dropped {dropped['total']} utterance(s)** whose media could not be used "
+                     f"({', '.join(f'{k}: {v}' for k, v in by.items())}; files listed below)")
     for cav in c["caveats"]:
         lines.append(f"- **caveat:** {cav}")
     for prob in c["problems"]:
         lines.append(f"- **incomplete copy:** {prob}")
+    for w in c.get("warnings", []):
+        lines.append(f"- **warning:** {w}")
     lines += ["", "## Pooled over test folds", ""]
     from .metrics import MULTI, REGRESSION, SINGLE
 
     keys = {"multilabel": MULTI, "regression": REGRESSION, "single_label": SINGLE}[task]
     ci = int(round(100 * p.get("ci_level", 0.95)))
-    lines += ["| metric | value [" + f"{ci}% bootstrap CI] |", "|---|---|"]
+    unit = {"speaker": "over speakers", "cluster": "over clusters"}.get(p.get("ci_unit"), "over utterances")
+    lines += ["| metric | value [" + f"{ci}% bootstrap CI {unit}] |", "|---|---|"]
     lines += [f"| {k.upper() if k in ('war', 'uar') else k} | {_ci(p, k)} |" for k in keys]
     lines += ["", "## Per fold", "",
               "| fold | n | " + " | ".join(k.upper() if k in ("war", "uar") else k for k in keys) + " |",
@@ -95,6 +123,10 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         lines.append(f"| {f['fold']} | {f['n']} | " + " | ".join(f"{f[k]:.3f}" for k in keys) + " |")
     fm = metrics["fold_mean"]
     lines.append("| mean ± sd | | " + " | ".join(f"{fm[k]['mean']:.3f} ± {fm[k]['std']:.3f}" for k in keys) + " |")
+    if info.get("class_convention") and task == "single_label":
+        lacking = [f["fold"] for f in metrics["folds"] if f.get("classes_absent")]
+        lines += ["", f"Class convention: {info['class_convention']}."
+                  + (f" Folds lacking a class in their test truth: {', '.join(lacking)}." if lacking else "")]
     if task == "regression":
         lines += ["", "## Per target (pooled)", "", "| target | CCC | Pearson r | MAE |", "|---|---|---|---|"]
         for t, v in p["per_target"].items():

@@ -31,6 +31,9 @@ class CorpusSpec:
     name: str = ""
     root: str | None = None
     view: str = "default"
+    #: the label source heads train (and early-stop) on, when it is not the scored view: e.g.
+    #: EmotionTalk view = "four" (multimodal labels) with train_view = "audio_four"
+    train_view: str = ""
     on_error: str = "raise"
     #: run on a copy that lacks part of the corpus (the report says so); refused by default
     allow_partial: bool = False
@@ -43,7 +46,11 @@ class ProtocolSpec:
     #: loso | logo | folds | official; empty = the corpus's default protocol
     kind: str = ""
     group: str = "speaker"
+    #: how many units of each fold's training side are held out for validation
     valid_groups: int = 1
+    #: what such a unit is: "group" (whole sessions), "speaker" (speakers inside the training
+    #: groups); empty = speaker whenever the corpus has speaker ids
+    valid_unit: str = ""
     folds: list | None = None
     speaker_independent: bool | None = None
 
@@ -73,6 +80,11 @@ class HeadSpec:
     threshold: str = "per_class"
     #: inverse regularisation of the logreg head
     C: float = 1.0
+    #: after choosing epochs/regularisation on validation, retrain on train + validation
+    refit: bool = False
+    #: options of the chosen head kind beyond the common ones, e.g. hidden = 64, dropout = 0.2
+    #: (fusion heads), rank = 4 (lmf)
+    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -96,16 +108,16 @@ class Spec:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def result_hash(self, data_fingerprint: str) -> str:
-        """What determines the numbers: everything but where outputs go and how many workers run."""
+    def deciding(self) -> dict:
+        """The spec as far as it decides the numbers: not where outputs go, how many workers
+        run, or where the corpus lives (the data fingerprint and content keys stand for it)."""
         d = self.to_dict()
         d.pop("output_dir")
         d.pop("description")
         for k in ("jobs", "executor", "address"):
             d["features"].pop(k)
-        d["corpus"].pop("root")  # the data fingerprint stands for the data, wherever it lives
-        blob = json.dumps([d, data_fingerprint], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:8]
+        d["corpus"].pop("root")
+        return d
 
 
 def _build(cls, data: dict, where: str, source: str):
@@ -159,6 +171,7 @@ def _coerce(value, t, key, source):
 CHOICES = {
     "corpus.on_error": ("raise", "skip"),
     "protocol.kind": ("", "loso", "logo", "folds", "official"),
+    "protocol.valid_unit": ("", "group", "speaker"),
     "features.normalization": ("fold", "speaker", "none"),
     "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
@@ -168,6 +181,10 @@ CHOICES = {
 def _check(spec: Spec, source: str) -> Spec:
     if not spec.name:
         raise SpecError(f"{source}: 'name' is required")
+    if (spec.name in (".", "..") or Path(spec.name).name != spec.name or "/" in spec.name
+            or "\\" in spec.name or "\0" in spec.name):
+        raise SpecError(f"{source}: 'name' = {spec.name!r} must be a plain name (one path component, "
+                        "no '/', '\\' or '..'): it names the run folder inside output_dir")
     if not spec.corpus.name:
         raise SpecError(f"{source}: 'corpus.name' is required")
     for key, allowed in CHOICES.items():
@@ -177,6 +194,8 @@ def _check(spec: Spec, source: str) -> Spec:
             raise SpecError(f"{source}: '{key}' = {v!r} is not one of {', '.join(a for a in allowed if a)}")
     if not spec.features.extractors:
         raise SpecError(f"{source}: 'features.extractors' is empty")
+    if spec.protocol.valid_groups < 0:
+        raise SpecError(f"{source}: 'protocol.valid_groups' must be >= 0")
     if spec.features.jobs < 1:
         raise SpecError(f"{source}: 'features.jobs' must be >= 1")
     if not 0 < spec.metrics.ci < 1:
@@ -195,6 +214,16 @@ def _check(spec: Spec, source: str) -> Spec:
             raise SpecError(f"{source}: 'features.options.{e}' configures an extractor the spec does not use")
     if spec.head.kind not in HEADS:
         raise UnknownNameError("head", spec.head.kind, HEADS)
+    import inspect
+
+    accepted = set(inspect.signature(HEADS[spec.head.kind].__init__).parameters) - {"self", "kwargs"}
+    for k in spec.head.options:
+        if k not in accepted:
+            raise SpecError(f"{source}: 'head.options.{k}' is not an option of head '{spec.head.kind}'. "
+                            f"Valid: {', '.join(sorted(accepted))}")
+    if spec.corpus.train_view:
+        lset = get_corpus(spec.corpus.name, **spec.corpus.options).labelset
+        lset.view(spec.corpus.train_view)  # unknown view: an error naming the valid ones
     return spec
 
 
@@ -226,7 +255,20 @@ def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None
         if not path.is_file():
             raise SpecError(f"{path}: spec file not found")
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+        except OSError as e:
+            raise SpecError(f"{path}: cannot read the spec file ({e.strerror})") from None
+        if b"\0" in raw[:8192]:
+            raise SpecError(f"{path}: a binary file, not a TOML spec; pass the .toml file "
+                            "(see examples/*.toml)")
+        try:
+            text = raw.decode("utf-8-sig")  # a BOM from a Windows editor is fine
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise SpecError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the "
+                            "spec as UTF-8") from None
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise SpecError(f"{path}: not valid TOML: {e}") from None
         source = str(path)

@@ -136,6 +136,7 @@ def iter_members(shard: str | os.PathLike, *, want: Callable[[str], bool] | None
         report.truncated = str(e)
         return
     report.plain = plain
+    size = shard.stat().st_size if plain else None
     with tf:
         while True:
             try:
@@ -175,13 +176,17 @@ def iter_members(shard: str | os.PathLike, *, want: Callable[[str], bool] | None
                     _truncated(shard, report, on_error, f"member '{info.name}' holds {len(data)} of "
                                                         f"{info.size} bytes")
                     return
+            if plain and info.offset_data + info.size > size:
+                # the header is there, the data are cut off: not a member anyone can read
+                _truncated(shard, report, on_error, f"member '{info.name}' holds "
+                                                    f"{max(0, size - info.offset_data)} of {info.size} bytes")
+                return
             report.members += 1
             yield Member(info.name, info.size, info.offset_data, data)
         if plain:
             # tarfile stops quietly when a header is cut short or the file ends exactly
             # between members; a complete shard has an end-of-archive block there.
             end = tf.offset
-            size = shard.stat().st_size
             if end > size or not _end_ok(shard, end):
                 _truncated(shard, report, on_error,
                            f"no end-of-archive block at byte {end} (file has {size} bytes)")
@@ -267,7 +272,14 @@ def _lookup(shard: Path, uri: str, member: str) -> dict[str, tuple[int, int]] | 
     if report.truncated:
         if not report.plain or "not a readable tar" in report.truncated:
             raise MediaError(uri, f"cannot read shard: {report.truncated}")
-        raise MediaError(uri, f"shard is truncated or corrupt: {report.truncated}")
+        # The members before the damage are intact (``prepare`` kept them under skip): index
+        # those, so that only the members past the damage fail. open_member still checks that
+        # each member's data is all there.
+        remember(shard, idx, complete=True)
+        if member not in idx:
+            raise MediaError(uri, f"shard is truncated or corrupt: {report.truncated}; this member "
+                                  "lies past the damage")
+        return idx
     if not report.plain:
         remember(shard, None, complete=True)
         return None  # compressed: no random access, open_member streams

@@ -10,7 +10,11 @@ from typing import Callable
 
 
 class Reporter:
-    """No-op base: ``task(name, total)`` returns an ``update(done, total)`` callable."""
+    """No-op base: ``task(name, total)`` returns an ``update(done, total)`` callable.
+
+    The callable may also have a ``cached(n)`` attribute: feature extraction calls it with the
+    number of items read back from the cache, so that a bar of 3 items says that 532 others
+    were already there instead of looking like the whole corpus."""
 
     def task(self, description: str, total: int | None = None) -> Callable[[int, int], None]:
         return lambda done, total=None: None
@@ -58,6 +62,11 @@ class RichReporter(Reporter):
             done_so_far["n"] += done
             self._progress.update(tid, completed=done_so_far["n"])
 
+        def cached(n: int) -> None:
+            if n:
+                self._progress.update(tid, description=f"{description} ({n} cached)")
+
+        update.cached = cached
         return update
 
     def log(self, message):

@@ -8,6 +8,7 @@ tell a user at once when their copy is incomplete.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
@@ -46,6 +47,24 @@ def corpus_names() -> list[str]:
 
 
 SKIP_HINT = "; set on_error='skip' to leave such items out"
+
+#: folders that macOS zips add beside the content (they hold ._* copies of every file)
+_MAC_FOLDERS = ("__MACOSX",)
+
+
+def is_hidden(name: str | Path) -> bool:
+    """Whether a file or folder name is metadata, not corpus content: macOS AppleDouble
+    ``._*`` files (a copy made on a Mac, or unzipped from a zip made on one, has one beside
+    every real file, with the same name and suffix), ``.DS_Store`` and other dot-files, and
+    ``__MACOSX/``. Every adapter skips these silently, the same way."""
+    n = Path(str(name)).name
+    return n.startswith(".") or n in _MAC_FOLDERS
+
+
+def is_hidden_path(rel: str) -> bool:
+    """:func:`is_hidden` for any component of a path *relative to the corpus root* (tar member
+    names, walked sub-paths); never pass an absolute path, whose parents are the user's."""
+    return any(p not in ("", ".", "..") and is_hidden(p) for p in rel.replace("\\", "/").split("/"))
 
 
 @dataclass
@@ -93,6 +112,12 @@ class Corpus:
     #: the same per label view, counted after the view is applied (e.g. IEMOCAP "four" = 5531):
     #: {"four": {"total": 5531, "y": {...}, "session": {...}}}
     expected_views: ClassVar[dict] = {}
+    #: expected counts that no public source we could find confirms, as paths into
+    #: ``expected`` ("total", "label", "session/Ses01") or ``expected_views``
+    #: ("views/four/session"); a path covers everything below it. A copy that differs on one
+    #: of these gets a warning, never a refusal: a wrong number must not block a complete copy
+    #: (docs/corpora.md lists what was verified, and where).
+    unverified: ClassVar[frozenset] = frozenset()
     #: what a valid root looks like, shown when the root is wrong
     layout_hint: ClassVar[str] = ""
 
@@ -120,15 +145,33 @@ class Corpus:
                 raise CorpusError(f"{root}: not a folder. Expected a {self.title or self.name} root: "
                                   f"{self.layout_hint}")
         issues = Issues(on_error)
-        df = self.read(root, on_error, issues)
+        try:
+            df = self.read(root, on_error, issues)
+        except OSError as e:  # a folder or annotation file the adapter must read and cannot
+            where = e.filename or root
+            raise CorpusError(f"{where}: cannot read it ({e.strerror or e}); check that it is the "
+                              "folder or file of the release and that its permissions let you "
+                              "read it") from None
         return Prepared(self, df, issues, self.caveats(df), None if root is None else str(root))
 
-    def check(self, df: pd.DataFrame) -> list[str]:
-        """Differences between what was found and what a complete copy holds."""
-        problems = _compare(df, self.expected, "")
+    def mismatches(self, df: pd.DataFrame) -> list[tuple[str, str]]:
+        """(path, message) for every count that differs from a complete copy; the path says
+        which expected count it is (see :attr:`unverified`)."""
+        out = _compare(df, self.expected, "", "")
         for view, exp in self.expected_views.items():
-            problems += _compare(self.labelset.view(view).apply(df), exp, f"view '{view}': ")
-        return problems
+            out += _compare(self.labelset.view(view).apply(df), exp, f"view '{view}': ", f"views/{view}/")
+        return out
+
+    def audit(self, df: pd.DataFrame) -> tuple[list[str], list[str]]:
+        """(problems, warnings): mismatches on verified counts, and on unverified ones."""
+        problems, warnings = [], []
+        for path, msg in self.mismatches(df):
+            (warnings if _covered(path, self.unverified) else problems).append(msg)
+        return problems, warnings
+
+    def check(self, df: pd.DataFrame) -> list[str]:
+        """Differences from a complete copy on the counts that public sources confirm."""
+        return self.audit(df)[0]
 
 
 @dataclass
@@ -143,18 +186,34 @@ class Prepared:
 
     @property
     def problems(self) -> list[str]:
-        return self.corpus.check(self.manifest)
+        """Mismatches on verified counts: the copy is partial (``run`` refuses it unless
+        ``corpus.allow_partial``)."""
+        return list(self._audit[0])
+
+    @property
+    def warnings(self) -> list[str]:
+        """Mismatches on counts no public source confirms: reported, never a refusal."""
+        return list(self._audit[1])
+
+    @cached_property
+    def _audit(self) -> tuple[list[str], list[str]]:  # views are applied once, not per property read
+        return self.corpus.audit(self.manifest)
 
 
-def _compare(df: pd.DataFrame, exp: dict, prefix: str) -> list[str]:
-    problems = []
+def _covered(path: str, unverified) -> bool:
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in unverified for i in range(1, len(parts) + 1))
+
+
+def _compare(df: pd.DataFrame, exp: dict, prefix: str, path: str) -> list[tuple[str, str]]:
+    out = []
     if "total" in exp and len(df) != exp["total"]:
-        problems.append(f"{prefix}{len(df)} utterances, a complete copy has {exp['total']}")
+        out.append((f"{path}total", f"{prefix}{len(df)} utterances, a complete copy has {exp['total']}"))
     for col, want in exp.items():
         if col == "total" or not want:
             continue
         got = df[col].astype(object).value_counts().to_dict()
         for k, v in want.items():
             if got.get(k, 0) != v:
-                problems.append(f"{prefix}{col} '{k}': {got.get(k, 0)}, expected {v}")
-    return problems
+                out.append((f"{path}{col}/{k}", f"{prefix}{col} '{k}': {got.get(k, 0)}, expected {v}"))
+    return out

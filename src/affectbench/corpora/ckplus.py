@@ -45,7 +45,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView, canonical
 from ..manifest import normalize
-from .base import Corpus, register
+from .base import Corpus, is_hidden, register
 
 CODES = {0: "neutral", 1: "angry", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sad",
          7: "surprise"}
@@ -182,7 +182,7 @@ class CKPlus(Corpus):
     def _read_full(self, images: Path, labels: Path, bad) -> list[dict]:
         rows = []
         for txt in sorted(labels.glob("*/*/*")):
-            if not txt.is_file() or txt.name.startswith("."):
+            if not txt.is_file() or is_hidden(txt.name):
                 continue
             m = LABEL_FILE.match(txt.name)
             if not m or (txt.parent.parent.name, txt.parent.name) != m.groups()[:2]:
@@ -204,7 +204,7 @@ class CKPlus(Corpus):
                 continue
             frames = []
             for p in sorted(seq_dir.iterdir()):
-                if p.suffix.lower() != ".png" or p.name.startswith("."):
+                if p.suffix.lower() != ".png" or is_hidden(p.name):
                     continue
                 fm = FRAME.match(p.name)
                 if not fm or fm.group(1) != subject or fm.group(2) != seq:
@@ -227,7 +227,7 @@ class CKPlus(Corpus):
                 continue
             label = canonical(d.name)
             pngs = [p for p in sorted(d.iterdir())
-                    if p.suffix.lower() == ".png" and not p.name.startswith(".")]
+                    if p.suffix.lower() == ".png" and not is_hidden(p.name)]
             if label not in CODES.values():
                 bad += [(p, f"folder '{d.name}' is not a CK+ emotion") for p in pngs]
                 continue
@@ -239,11 +239,11 @@ class CKPlus(Corpus):
                 rows.append(self._row(p, *m.groups(), label))
         return rows
 
-    def check(self, df: pd.DataFrame) -> list[str]:
+    def mismatches(self, df: pd.DataFrame) -> list[tuple[str, str]]:
         if self.layout is None and len(df):  # a manifest read earlier: infer its layout from the paths
             full = "cohn-kanade-images" in Path(str(df["image"].iloc[0])).parts
             self.expected = _expected(self.peak_frames, self.neutral_first) if full else _expected(3, False)
-        return super().check(df)
+        return super().mismatches(df)
 
     def caveats(self, df: pd.DataFrame) -> list[str]:
         if self.layout == "ck48":

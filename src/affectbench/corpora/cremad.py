@@ -32,7 +32,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import COLUMNS, normalize
-from .base import Corpus, register
+from .base import Corpus, is_hidden, register
 
 NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.wav$")
 EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral",
@@ -101,6 +101,7 @@ class CremaD(Corpus):
     expected = {"total": 7442, "label": {"angry": 1271, "disgust": 1271, "fear": 1271,
                                          "happy": 1271, "sad": 1271, "neutral": 1087}}
     expected_views = {"four": {"total": 4900}}
+    unverified = frozenset({"label", "views/four"})  # the 7442 total is confirmed, not the per-emotion split
     layout_hint = ("AudioWAV/1001_DFA_ANG_XX.wav … (7442 files: actor_sentence_emotion_level.wav), "
                    "optionally VideoFlash/*.flv and VideoDemographics.csv")
     labelset = LabelSet(CLASSES, {
@@ -118,11 +119,12 @@ class CremaD(Corpus):
             raise CorpusError(f"{root}: not a CREMA-D root: no AudioWAV/ folder{hint}. "
                               f"Expected {self.layout_hint}")
         flv = root / "VideoFlash"
-        videos = {p.stem: p for p in flv.iterdir() if p.suffix.lower() == ".flv"} if flv.is_dir() else {}
+        videos = ({p.stem: p for p in flv.iterdir() if p.suffix.lower() == ".flv" and not is_hidden(p.name)}
+                  if flv.is_dir() else {})
         demo = self.demographics(root) if _HAS_META and (root / "VideoDemographics.csv").is_file() else None
         rows, bad = [], []
         for p in sorted(wav.iterdir()):
-            if p.suffix.lower() != ".wav" or p.name.startswith("."):
+            if p.suffix.lower() != ".wav" or is_hidden(p.name):
                 continue
             try:
                 f = parse_name(p.name)

@@ -69,6 +69,7 @@ class EmoBank(Corpus):
     targets = tuple(TARGETS.values())
     default_protocol = {"kind": "official"}
     expected = {"total": 10062, "split": SPLITS}
+    unverified = frozenset({"split"})
     layout_hint = "corpus/emobank.csv (columns id, split, V, A, D, text), as in the EmoBank repository"
     labelset = _labelset()
 

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
-from .base import Corpus, register
+from .base import Corpus, is_hidden, register
 
 LETTERS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear",
            "F": "happy", "T": "sad", "N": "neutral"}
@@ -45,6 +45,8 @@ class EmoDB(Corpus):
             raise CorpusError(f"{root}: not an EmoDB root: no wav/ folder. Expected {self.layout_hint}")
         rows, bad = [], []
         for p in sorted(wav.iterdir()):
+            if is_hidden(p.name):
+                continue
             m = NAME.match(p.name)
             if not m:
                 if p.suffix.lower() == ".wav":

@@ -75,7 +75,7 @@ from ..errors import CorpusError
 from ..labels import LabelSet, LabelView, canonical
 from ..manifest import normalize
 from .. import tario
-from .base import Corpus, register
+from .base import Corpus, is_hidden, is_hidden_path, register
 
 MODALITIES = ("audio", "text", "video", "multimodal")
 CLASSES = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
@@ -194,6 +194,9 @@ def _views() -> dict[str, LabelView]:
         name="binary", classes=("negative", "positive"),
         mapping={"negative": "negative", "positive": "positive", "zero": None},
         description="continuous sentiment: < 0 negative, > 0 positive, 0 dropped", source="sentiment")
+    # the paper's continuous task as regression on the averaged raw value (-2 … 2)
+    views["sentiment"] = LabelView.regression("sentiment", ["sentiment"],
+                                              "continuous sentiment, the mean of 5 annotators (-2 … 2)")
     return views
 
 
@@ -324,7 +327,8 @@ def _find_modality_dirs(root: Path) -> dict[str, Path]:
 
 
 def _shards(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.is_file() and p.name.lower().endswith(_SHARD_SUFFIXES))
+    return sorted(p for p in d.rglob("*") if p.is_file() and p.name.lower().endswith(_SHARD_SUFFIXES)
+                  and not is_hidden_path(p.relative_to(d).as_posix()))
 
 
 class _Collector:
@@ -380,6 +384,9 @@ class EmotionTalk(Corpus):
     expected_by_split = _README
     expected_speakers = 19
     expected_dialogues = 744
+    # 19250 utterances and 19 speakers are confirmed (paper, dataset card); the split and
+    # label tables and the dialogue count are not
+    unverified = frozenset({"split", "label", "by_split", "views", "dialogues"})
     layout_hint = ("data/audio/*.tar, data/Text/*.tar, data/Video/*.tar, data/Multimodal/*.tar "
                    "(or the same folders extracted), files keyed "
                    "G00002/G00002_01/G00002_01_07/G00002_01_07_001.{wav,mp4,json}")
@@ -421,7 +428,8 @@ class EmotionTalk(Corpus):
                 col.shard_count[mod] = len(shards)
                 for shard in shards:
                     self._read_shard(mod, shard, col, problems, on_error, issues)
-                loose = sum(1 for p in d.rglob("*") if p.is_file() and KEY.search(p.as_posix()))
+                loose = sum(1 for p in d.rglob("*") if p.is_file() and KEY.search(p.as_posix())
+                            and not is_hidden_path(p.relative_to(d).as_posix()))
                 if loose:
                     self._notes.append(f"{d}: {loose} loose file(s) beside the shards were ignored "
                                        "(the shards were read)")
@@ -442,8 +450,10 @@ class EmotionTalk(Corpus):
         report = tario.ShardReport(str(shard))
         prefix = tario.member_uri(shard, "")  # resolved once; + quoted member name
         index: dict[str, tuple[int, int]] = {}
-        want = (lambda n: n.lower().endswith((".json", ".jsonl")))
+        want = (lambda n: n.lower().endswith((".json", ".jsonl")) and not is_hidden_path(n))
         for m in tario.iter_members(shard, want=want, on_error=on_error, report=report):
+            if is_hidden_path(m.name):  # ._* members that a macOS tar adds beside each file
+                continue
             where = f"{shard}#{m.name}"
             col.take(mod, m.name, where, lambda m=m: m.data, problems,
                      media_ref=lambda m=m: prefix + tario.quote(m.name))
@@ -458,8 +468,11 @@ class EmotionTalk(Corpus):
             tario.remember(shard, index)
 
     def _read_tree(self, mod, d: Path, col: _Collector, problems):
-        for dirpath, _dirs, files in os.walk(d):
+        for dirpath, dirs, files in os.walk(d):
+            dirs[:] = [x for x in dirs if not is_hidden(x)]
             for fn in files:
+                if is_hidden(fn):
+                    continue
                 p = Path(dirpath) / fn
                 rel = p.relative_to(d).as_posix()
                 col.take(mod, rel, str(p), p.read_bytes, problems, media_ref=lambda p=p: str(p.resolve()))
@@ -542,39 +555,41 @@ class EmotionTalk(Corpus):
                              f"{len(te)} test speakers also speak in train/dev")
         return notes
 
-    def check(self, df: pd.DataFrame) -> list[str]:
-        problems = []
+    def mismatches(self, df: pd.DataFrame) -> list[tuple[str, str]]:
+        out = []
         exp = dict(self.expected)
         views = dict(self.expected_views)
         if self.aggregation != "release":  # the published counts are of the released labels
             exp.pop("label", None)
             views = {}
         if len(df) != exp["total"]:
-            problems.append(f"{len(df)} utterances, a complete copy has {exp['total']}")
+            out.append(("total", f"{len(df)} utterances, a complete copy has {exp['total']}"))
         for col in ("split", "label"):
             if col not in exp:
                 continue
             got = df[col].astype(object).value_counts().to_dict()
             for k, v in exp[col].items():
                 if got.get(k, 0) != v:
-                    problems.append(f"{col} '{k}': {got.get(k, 0)}, expected {v}")
+                    out.append((f"{col}/{k}", f"{col} '{k}': {got.get(k, 0)}, expected {v}"))
         if self.aggregation == "release":
             for split, want in self.expected_by_split.items():
                 got = df.loc[df["split"] == split, "label"].astype(object).value_counts().to_dict()
                 for k, v in want.items():
                     if got.get(k, 0) != v:
-                        problems.append(f"split '{split}' label '{k}': {got.get(k, 0)}, expected {v}")
+                        out.append((f"by_split/{split}/{k}",
+                                    f"split '{split}' label '{k}': {got.get(k, 0)}, expected {v}"))
         for view, want in views.items():
             v = self.labelset.view(view).apply(df)
             if len(v) != want["total"]:
-                problems.append(f"view '{view}': {len(v)} utterances, a complete copy has {want['total']}")
+                out.append((f"views/{view}/total",
+                            f"view '{view}': {len(v)} utterances, a complete copy has {want['total']}"))
         n_spk = df["speaker"].nunique()
         if n_spk != self.expected_speakers:
-            problems.append(f"{n_spk} speakers, the release has {self.expected_speakers}")
+            out.append(("speakers", f"{n_spk} speakers, the release has {self.expected_speakers}"))
         n_dia = df["dialogue"].nunique()
         if n_dia != self.expected_dialogues:
-            problems.append(f"{n_dia} dialogues, the release has {self.expected_dialogues}")
-        return problems
+            out.append(("dialogues", f"{n_dia} dialogues, the release has {self.expected_dialogues}"))
+        return out
 
     def agreement_report(self, df: pd.DataFrame, max_listed: int | None = None) -> dict:
         """Re-aggregate every modality's votes and compare with the released ``emotion_result``.

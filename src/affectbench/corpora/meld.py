@@ -43,7 +43,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
-from .base import Corpus, register
+from .base import Corpus, is_hidden, register
 
 SPLITS = {
     "train": ("train_sent_emo.csv", ("train/train_splits", "train_splits")),
@@ -142,7 +142,7 @@ class MELD(Corpus):
             clip_dir = next((base / d for d in clip_dirs if (base / d).is_dir()), None)
             clips = None
             if clip_dir is not None:
-                clips = {fn for fn in os.listdir(clip_dir) if not fn.startswith(".")}
+                clips = {fn for fn in os.listdir(clip_dir) if not is_hidden(fn)}
             for rec in self._rows(path, split, on_error, issues):
                 if clip_dir is not None:
                     fn = f"dia{rec.pop('_d')}_utt{rec.pop('_u')}.mp4"

@@ -43,7 +43,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
-from .base import SKIP_HINT, Corpus, register
+from .base import SKIP_HINT, Corpus, is_hidden, register
 
 CATEGORIES = {"A": "angry", "H": "happy", "S": "sad", "N": "neutral", "O": "other", "X": "xxx"}
 LABELS = tuple(CATEGORIES.values())
@@ -85,6 +85,7 @@ class MSPImprov(Corpus):
     expected_views = {
         "four": {"total": 7798, "y": {"neutral": 3477, "happy": 2644, "sad": 885, "angry": 792}},
     }
+    unverified = frozenset({"total", "views/four/y"})  # only the 7798 four-class total is confirmed
     layout_hint = ("MSP-IMPROV/Evaluation.txt (or Evalution.txt) and "
                    "[Audio/]session<k>/<S01A>/<P>/MSP-IMPROV-S01A-F01-P-FM01.wav")
     labelset = LabelSet(LABELS, {
@@ -225,9 +226,10 @@ def _index(trees: list[Path], suffix: str) -> dict[str, str]:
     """Utterance id -> path for every ``suffix`` file below ``trees`` (one walk, no per-id stat)."""
     out: dict[str, str] = {}
     for tree in trees:
-        for dirpath, _dirs, files in os.walk(tree):
+        for dirpath, dirs, files in os.walk(tree):
+            dirs[:] = [x for x in dirs if not is_hidden(x)]
             for fn in files:
-                if fn.lower().endswith(suffix) and not fn.startswith("."):
+                if fn.lower().endswith(suffix) and not is_hidden(fn):
                     out.setdefault(utterance_id(fn), os.path.join(dirpath, fn))
     return out
 
@@ -235,7 +237,7 @@ def _index(trees: list[Path], suffix: str) -> dict[str, str]:
 def _transcripts(root: Path, on_error, issues) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in sorted(root.iterdir()):
-        if p.suffix.lower() not in (".csv", ".tsv") or not p.is_file() or p.name.startswith("."):
+        if p.suffix.lower() not in (".csv", ".tsv") or not p.is_file() or is_hidden(p.name):
             continue
         with open(p, encoding="utf-8-sig", errors="replace", newline="") as f:
             rd = csv.reader(f, delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
@@ -252,9 +254,10 @@ def _transcripts(root: Path, on_error, issues) -> dict[str, str]:
                     out.setdefault(utterance_id(rec[i]), rec[j].strip())
     for sub in ("Text", "All_human_transcriptions"):
         if (root / sub).is_dir():
-            for dirpath, _dirs, files in os.walk(root / sub):
+            for dirpath, dirs, files in os.walk(root / sub):
+                dirs[:] = [x for x in dirs if not is_hidden(x)]
                 for fn in files:
-                    if fn.endswith(".txt") and not fn.startswith("."):
+                    if fn.endswith(".txt") and not is_hidden(fn):
                         uid = utterance_id(fn)
                         if uid not in out:
                             with open(os.path.join(dirpath, fn), encoding="utf-8", errors="replace") as f:

@@ -48,7 +48,7 @@ import pandas as pd
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
-from .base import Corpus, register
+from .base import Corpus, is_hidden, register
 
 ACTOR_DIR = re.compile(r"^actor_(\d\d)$", re.IGNORECASE)
 NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.(wav|mp4)$", re.IGNORECASE)
@@ -150,6 +150,7 @@ class RAVDESS(Corpus):
                 "speaker": {a: SPEECH["speaker"][a] + SONG["speaker"][a] for a in ACTORS},
             }
             self.expected_views = _views(self.expected)
+            self.unverified = frozenset({"total", "label", "speaker", "views"})  # the song counts
 
     def read(self, root: Path, on_error, issues) -> pd.DataFrame:
         dirs = actor_dirs(root)
@@ -161,7 +162,7 @@ class RAVDESS(Corpus):
         for d in dirs:
             folder_actor = ACTOR_DIR.match(d.name).group(1)
             for p in sorted(d.iterdir()):
-                if p.suffix.lower() not in (".wav", ".mp4") or p.name.startswith("."):
+                if p.suffix.lower() not in (".wav", ".mp4") or is_hidden(p.name):
                     continue  # .DS_Store, readme files …
                 try:
                     f = parse_name(p.name, folder_actor)

@@ -18,6 +18,9 @@ from ..errors import MediaError, SpecError, UnknownNameError
 
 _REGISTRY: dict[str, type["Extractor"]] = {}
 
+#: below this an audio clip is named "too short" when its features are not finite
+MIN_SECONDS = 0.25
+
 
 def register(cls):
     _REGISTRY[cls.name] = cls
@@ -69,6 +72,10 @@ class Extractor:
 
     #: true for extractors that need a model folder from the user (nothing ships with them)
     needs_model: ClassVar[bool] = False
+    #: bump when what the extractor computes from the same inputs changes (pooling, chunking,
+    #: resampling …): it is part of the identity, so cached features and finished runs made
+    #: by the old algorithm are never reused
+    algo_version: ClassVar[str] = "1"
 
     @classmethod
     def ready(cls) -> bool:
@@ -84,10 +91,50 @@ class Extractor:
 
     def identity(self) -> dict:
         return {"name": self.name, "config": self.config, "versions": self.versions(),
-                "model": self.model_fingerprint()}
+                "model": self.model_fingerprint(), "algo_version": self.algo_version}
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+
+    # -- frame sequences ----------------------------------------------------------
+    #: extractors with a ``frames`` option also store a frame sequence per item (openSMILE
+    #: low-level descriptors, token embeddings, per-frame face vectors) for frame-level heads
+    frames_capable: ClassVar[bool] = False
+
+    def frames_dir(self):
+        from ..paths import home
+
+        return home() / "features" / f"{self.name}-{self.identity_hash()}" / "frames"
+
+    def write_frames(self, key: str, frames: np.ndarray) -> None:
+        """Store one item's ``[t, d]`` sequence (float16, at most ``max_frames`` frames), atomically:
+        written before the item's pooled row, so a cached row always has its frames."""
+        import os
+
+        arr = chunk_mean(np.asarray(frames, np.float32), int(self.config.get("max_frames") or 0))
+        d = self.frames_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{key}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, arr.astype(np.float16))
+        os.replace(tmp, d / f"{key}.npy")
+
+    def load_frames(self, keys: list[str], where: list[str] | None = None) -> list[np.ndarray]:
+        d = self.frames_dir()
+        out = []
+        for i, k in enumerate(keys):
+            p = d / f"{k}.npy"
+            if not p.exists():
+                raise MediaError(where[i] if where else k, f"no stored frames for '{self.name}' ({p}); "
+                                 "extract again with frames = true")
+            a = np.load(p).astype(np.float32)
+            if a.ndim == 2:
+                a = chunk_mean(a, int(self.config.get("max_frames") or 0))
+            if a.ndim != 2:
+                raise SpecError(f"extractor '{self.name}': stored frames have shape {a.shape}; frame-level "
+                                "heads need one layer (set layer to a single layer, not \"all\")")
+            out.append(a)
+        return out
 
     def split_stats(self, X: np.ndarray) -> tuple[np.ndarray, dict]:
         """Separate trailing count columns from features; return (features, summed counts)."""
@@ -115,6 +162,25 @@ class Extractor:
     def process_one(self, item: dict) -> np.ndarray:
         raise NotImplementedError
 
+    def nonfinite_problem(self, item: dict, x: np.ndarray) -> str:
+        """Why an item's features came out NaN/inf, for the failure message (the item is a
+        failure, never cached). Audio extractors look at the duration: openSMILE gives NaN
+        for clips of a few samples."""
+        bad = int((~np.isfinite(x)).sum())
+        where = ""
+        if self.modality == "audio" and item.get("audio"):
+            try:
+                from ..audio import duration
+
+                d = duration(item["audio"], item.get("start"), item.get("end"))
+            except Exception:
+                d = None
+            if d is not None and d < MIN_SECONDS:
+                return f"too short: {d:.2f} s ({self.name} gives non-finite features below {MIN_SECONDS} s)"
+            if d is not None:
+                where = f" for {d:.2f} s of audio"
+        return f"{self.name} gave non-finite features ({bad} of {x.size} values NaN/inf){where}"
+
     def process_batch(self, items: list[dict]) -> list[np.ndarray | MediaError]:
         """Per-item results; a failing item yields its MediaError, the others still count."""
         self.ensure_setup()
@@ -127,6 +193,14 @@ class Extractor:
             except Exception as e:  # the encoder itself failed on this input
                 out.append(MediaError(_where(it, self.modality), f"{self.name} failed: {type(e).__name__}: {e}"))
         return out
+
+
+def chunk_mean(frames: np.ndarray, max_frames: int) -> np.ndarray:
+    """At most ``max_frames`` frames: means of equal consecutive chunks (MulT and its kin are
+    quadratic in length; 50 frames keep a CPU fold in minutes). 0 keeps every frame."""
+    if max_frames <= 0 or len(frames) <= max_frames:
+        return frames
+    return np.stack([c.mean(0) for c in np.array_split(frames, max_frames)])
 
 
 def _where(item: dict, modality: str = "audio") -> str:

