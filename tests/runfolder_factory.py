@@ -57,7 +57,10 @@ def make_run(root: Path, name: str, acc: float, *, corpus="demo", view="four", c
         folds.append({"name": s, "fingerprint": f"fp-{data_seed}-{s}", "n_train": int((~m).sum()), "n_valid": 0,
                       "n_test": int(m.sum()), "test_groups": [s], "valid_groups": [],
                       "speaker_independent": True, "test_speakers_seen_in_training": 0})
-    pooled = M.classification(y, pred, classes, n_boot=n_boot, seed=seed)
+    # as the runner does for a speaker-independent protocol: CIs over speakers, said so
+    pooled = M.classification(y, pred, classes, n_boot=n_boot, seed=seed, groups=spk)
+    if "ci" in pooled:
+        pooled["ci_unit"] = "speaker"
     metrics = {"run": name, "task": "single_label", "pooled": pooled, "folds": fold_metrics,
                "fold_mean": {k_: {"mean": float(np.mean([f[k_] for f in fold_metrics])),
                                   "std": float(np.std([f[k_] for f in fold_metrics]))} for k_ in M.SINGLE},

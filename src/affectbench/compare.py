@@ -72,8 +72,8 @@ def _unit(runs: list[Run], override: str | None) -> str:
     """Resample what the runs' own CIs resampled; speakers when speaker independent."""
     if override:
         return override
-    units = {r.info.get("ci_unit") for r in runs} - {None}
-    if len(units) == 1:
+    units = {r.stated_ci_unit for r in runs}
+    if len(units) == 1 and None not in units:
         return units.pop()
     return "speaker" if all(r.speaker_independent for r in runs) else "utterance"
 

@@ -48,7 +48,7 @@ def protocol_line(info: dict) -> str:
 def caveats(metrics: dict, info: dict) -> list[str]:
     """What a reader must know before trusting the numbers (also shown on the leaderboard)."""
     c = info.get("corpus", {})
-    out = list(c.get("caveats", []))
+    out = list(c.get("caveats", [])) + list(c.get("warnings", []))
     out += [f"incomplete copy: {p}" for p in c.get("problems", [])]
     # older folders have no "transductive" flag: per-speaker normalisation saw test speakers
     if info.get("transductive", info.get("normalization", {}).get("mode") == "speaker"):
@@ -57,12 +57,37 @@ def caveats(metrics: dict, info: dict) -> list[str]:
     if p and not p.get("speaker_independent", True):
         seen = sum(f.get("test_speakers_seen_in_training", 0) for f in p.get("folds", []))
         out.append(f"not speaker independent ({seen} test speaker(s) also seen in training)")
-    tested, n = p.get("n_tested"), c.get("n")
+    t = info.get("tested") or metrics.get("tested") or {}
+    tested = t.get("n_tested", p.get("n_tested"))
+    n = t.get("n_view", c.get("n"))
     if tested is not None and n is not None and tested < n:
-        out.append(f"only {tested} of {n} utterances tested")
+        out.append(f"only {tested} of {n} utterances of the view were tested")
     if metrics.get("n_skipped"):
         out.append(f"{metrics['n_skipped']} utterance(s) skipped (could not be read)")
     return out
+
+
+def _identity_rows(ident) -> dict:
+    """The run identity in a few lines: its hash (the run folder's suffix) and what is not
+    already on the page (the spec has its own panel)."""
+    if not isinstance(ident, dict) or not ident:
+        return {}
+    import hashlib
+
+    rows = {"identity hash": hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:8]}
+    for k, v in ident.items():
+        if k in ("spec", "data_fingerprint"):
+            continue
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            rows[k] = str(v)
+        elif k == "features" and isinstance(v, list):
+            for f in v:
+                name = (f.get("identity") or {}).get("name", "?") if isinstance(f, dict) else "?"
+                rows[f"features: {name}"] = (f.get("content") or "")[:16] if isinstance(f, dict) else ""
+        else:
+            text = json.dumps(v, sort_keys=True, default=str)
+            rows[k] = text if len(text) <= 120 else text[:117] + "…"
+    return rows
 
 
 def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_caveats=()) -> dict:
@@ -88,12 +113,10 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
         from .spec import dump_toml
 
         spec_text = dump_toml(spec) if spec else ""
-    ident = info.get("identity") or {}
-    identity = {}
-    if isinstance(ident, dict):
-        identity.update({f"identity: {k}": (v if isinstance(v, str) else json.dumps(v, sort_keys=True))
-                         for k, v in ident.items()})
-    unit = info.get("ci_unit")
+    identity = _identity_rows(info.get("identity"))
+    from .runfolders import ci_unit_of
+
+    unit = ci_unit_of(metrics, info)
     level = pooled.get("ci_level", 0.95)
     cav = caveats(metrics, info) + [c for c in extra_caveats if c not in caveats(metrics, info)]
     cis = [v for k, v in (pooled.get("ci") or {}).items() if v and k in dict(METRIC_ROWS) and k != "mae"]

@@ -82,8 +82,9 @@ def _table(key, runs: list[Run], n_boot: int, rel_runs: dict[str, str]) -> dict:
 
 
 def _ci_unit(runs):
-    units = {r.info.get("ci_unit") for r in runs} - {None}
-    return units.pop() if len(units) == 1 else "utterance"
+    """The unit the runs' own CIs resampled (what the table's error bars show)."""
+    units = {r.ci_unit for r in runs}
+    return units.pop() if len(units) == 1 else "utterance or speaker (differs between runs)"
 
 
 def build(paths, output: Path, *, n_boot: int = 2000, log=None, reports: bool = False) -> Path | None:

@@ -95,9 +95,14 @@ class Run:
         return bool(self.protocol.get("speaker_independent", False))
 
     @property
+    def stated_ci_unit(self) -> str | None:
+        """What the run says its own CIs resampled, if it says (newer folders do)."""
+        return ci_unit_of(self.metrics, self.info)
+
+    @property
     def ci_unit(self) -> str:
         """The unit the run's own CIs resampled; older folders resampled utterances."""
-        return self.info.get("ci_unit") or "utterance"
+        return self.stated_ci_unit or "utterance"
 
     @property
     def version(self) -> str:
@@ -132,6 +137,13 @@ class Run:
         from .html_report import caveats
 
         return caveats(self.metrics, self.info) + self.warnings
+
+
+def ci_unit_of(metrics: dict, info: dict) -> str | None:
+    """``ci_unit`` as written by the runner (pooled metrics) or in run.json; "cluster" is a
+    speaker cluster in every protocol affectbench has."""
+    u = info.get("ci_unit") or (metrics.get("pooled") or {}).get("ci_unit")
+    return {"cluster": "speaker"}.get(u, u)
 
 
 def load_run(folder: Path, *, current_version: str | None = None) -> Run:
