@@ -153,3 +153,12 @@ def test_compare_of_10_runs_with_10000_resamples_is_fast(tmp_path):
     dt = time.perf_counter() - t
     assert len(res["groups"][0]["pairs"]) == 45
     assert dt < 5.0 * 3, dt  # the 5 s target on an idle 2-core machine; slack for a loaded CI box
+
+
+def test_two_views_of_one_corpus_are_refused_not_friedman(tmp_path):
+    make_run(tmp_path, "all-1", 0.7, corpus="emodb", view="all")
+    make_run(tmp_path, "four-1", 0.7, corpus="emodb", view="four")
+    runs, _ = load_runs([tmp_path])
+    res = compare(runs, n_boot=100, n_perm=100)
+    assert not res["groups"] and len(res["refused"]) == 1 and "is on emodb/" in res["refused"][0]["reason"]
+    assert "more than one view" in res["friedman"]["skipped"]

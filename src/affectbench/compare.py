@@ -168,6 +168,12 @@ def across_corpora(groups: dict[tuple, list[Run]], metric: str = "uar", cd_plot:
         per.append((key, {s: float(np.mean(v)) for s, v in by_sys.items()}))
     systems = sorted(set.intersection(*(set(d) for _, d in per))) if per else []
     out = {"metric": metric, "datasets": [f"{k[0]}/{k[1]}" for k, _ in per], "systems": systems}
+    corpora = [k[0] for k, _ in per]
+    if len(set(corpora)) < len(corpora):  # two views of one corpus are one data set, not two
+        twice = sorted({c for c in corpora if corpora.count(c) > 1})
+        out["skipped"] = (f"{', '.join(twice)} appear(s) with more than one view: a Friedman test needs "
+                          "independent data sets, one table per corpus; compare the views' runs separately")
+        return out
     if len(per) < 2 or len(systems) < 3:
         out["skipped"] = (f"a Friedman test needs at least 3 systems run on every one of at least 2 corpora; "
                           f"found {len(systems)} system(s) common to {len(per)} corpus/view table(s)")
@@ -194,6 +200,11 @@ def compare(runs: list[Run], *, intersection: bool = False, n_boot: int = 10000,
     result = {"groups": [], "refused": [], "friedman": None}
     for (c, v), rs in by_cv.items():
         if len(rs) < 2:
+            others = [r for (c2, v2), rr in by_cv.items() if c2 == c and v2 != v for r in rr]
+            said = any(set(x["runs"]) == {rs[0].label, others[0].label} for x in result["refused"]) if others else True
+            if not said:  # the confusing case: same corpus, another view or class set
+                result["refused"].append({"corpus": c, "view": v, "runs": [rs[0].label, others[0].label],
+                                          "reason": "; ".join(why_not_comparable([rs[0], others[0]]))})
             continue
         try:
             result["groups"].append(compare_group(rs, intersection=intersection, n_boot=n_boot, n_perm=n_perm,
