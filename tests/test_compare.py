@@ -162,3 +162,9 @@ def test_two_views_of_one_corpus_are_refused_not_friedman(tmp_path):
     res = compare(runs, n_boot=100, n_perm=100)
     assert not res["groups"] and len(res["refused"]) == 1 and "is on emodb/" in res["refused"][0]["reason"]
     assert "more than one view" in res["friedman"]["skipped"]
+
+
+def test_latex_marks_are_math():
+    tex = paper_table([{"run": "a", "war": 0.5, "uar": 0.5, "macro_f1": 0.5}], footnote="†: tied", fmt="latex",
+                      marks={"a": "†"})
+    assert r"a$^{\dagger}$ &" in tex and r"$^\dagger$: tied" in tex and "†" not in tex

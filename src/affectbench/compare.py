@@ -223,6 +223,9 @@ def _latex_escape(s: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
                  ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
         s = s.replace(a, b)
+    # the few non-ASCII signs our own footnotes use, as pdflatex understands them
+    for a, b in (("α", r"$\alpha$"), ("–", "--"), ("—", "---"), ("×", r"$\times$"), ("±", r"$\pm$")):
+        s = s.replace(a, b)
     return s
 
 
@@ -258,11 +261,11 @@ def paper_table(rows: list[dict], *, footnote: str, fmt: str = "markdown", metri
         lines += [r"\begin{tabular}{l" + "c" * len(metrics) + "}", r"\toprule",
                   "System & " + " & ".join(h.replace("-", "-") for h in heads) + r" \\", r"\midrule"]
         for i, r in enumerate(rows):
-            mark = marks.get(r["run"], "")
+            mark = {"†": r"\dagger", "‡": r"\ddagger", "*": "*"}.get(marks.get(r["run"], ""), "")
             lines.append(_latex_escape(r["run"]) + (f"$^{{{mark}}}$" if mark else "") + " & "
                          + " & ".join(cell(r, i, m, lambda v: r"\textbf{" + v + "}") for m in metrics) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}", "", r"\smallskip",
-                  r"\footnotesize{" + _latex_escape(footnote) + "}", r"\end{table}", ""]
+                  r"\footnotesize{" + _latex_escape(footnote).replace("†", r"$^\dagger$") + "}", r"\end{table}", ""]
         return "\n".join(lines)
     raise ValueError(f"table format must be markdown or latex, not {fmt!r}")
 

@@ -138,9 +138,11 @@ def build(paths, output: Path, *, n_boot: int = 2000, log=None, reports: bool = 
         foot = (f"Protocol: {t['protocol']}. WAR = accuracy, UAR = unweighted average recall, in %, [95% CI]. "
                 f"Bold: best per column. †: not distinguishable from the best UAR (paired bootstrap, "
                 f"Holm-corrected, α = {ALPHA}).")
-        marks = {r["label"]: "†" for r in t["rows"] if r["tied"] and r["p"] is not None}
+        systems = [r["system"] for r in t["rows"]]
+        name = "system" if len(set(systems)) == len(systems) else "label"  # a paper names systems
+        marks = {r[name]: "†" for r in t["rows"] if r["tied"] and r["p"] is not None}
         cap = f"{t['corpus']} ({t['view']}), {t['protocol_name']}"
-        rows = [{"run": r["label"], **r} for r in t["rows"]]
+        rows = [{**r, "run": r[name]} for r in t["rows"]]
         (output / "tables" / f"{t['slug']}.md").write_text(paper_table(rows, footnote=foot, fmt="markdown",
                                                                        caption=cap, marks=marks), encoding="utf-8")
         (output / "tables" / f"{t['slug']}.tex").write_text(paper_table(rows, footnote=foot, fmt="latex",
