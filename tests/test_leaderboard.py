@@ -234,3 +234,15 @@ def test_html_report_for_other_tasks(task, tmp_path):
     html = write_html_report(tmp_path, metrics, info).read_text()
     key = "macro_f1" if task == "multilabel" else "ccc"
     assert f"{pooled[key]:.3f}" in html and "Confusion matrix" not in html
+
+
+def test_rebuilt_site_drops_pages_of_runs_that_are_gone(tmp_path):
+    runs = tmp_path / "runs"
+    for s in ("a", "b"):
+        make_run(runs, f"{s}-1", 0.7, n_boot=0)
+    build([runs], tmp_path / "site", n_boot=50)
+    assert len(list((tmp_path / "site" / "runs").glob("*.html"))) == 2
+    shutil.rmtree(runs / "b-1")
+    make_run(runs, "c-1", 0.6, n_boot=0)
+    build([runs], tmp_path / "site", n_boot=50)
+    assert sorted(p.name for p in (tmp_path / "site" / "runs").glob("*.html")) == ["a-1.html", "c-1.html"]

@@ -189,4 +189,15 @@ def build(paths, output: Path, *, n_boot: int = 2000, log=None, reports: bool = 
         friedman=friedman, n_boot=n_boot, version=version, built=time.strftime("%Y-%m-%d %H:%M"))
     index = output / "index.html"
     index.write_text(html, encoding="utf-8")
+    # a rebuilt site must not keep pages of runs that are gone: only our own file patterns
+    keep = {f"{s}.html" for s in rel_runs.values()}
+    for f in (output / "runs").glob("*.html"):
+        if f.name not in keep:
+            f.unlink()
+    keep = {f"{t['slug']}{ext}" for t in tables for ext in (".md", ".tex")}
+    for f in [*(output / "tables").glob("*.md"), *(output / "tables").glob("*.tex")]:
+        if f.name not in keep:
+            f.unlink()
+    if friedman is None:
+        (output / "cd.png").unlink(missing_ok=True)
     return index
