@@ -19,7 +19,7 @@ from affectbench.leaderboard import build
 from runfolder_factory import make_run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("AFFECTBENCH_CHROMIUM", "/usr/bin/chromium"))  # Debian/Ubuntu: chromium
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
