@@ -67,6 +67,7 @@ def _table(key, runs: list[Run], n_boot: int, rel_runs: dict[str, str]) -> dict:
         cav = r.caveats()
         rows.append({"label": r.label, "slug": rel_runs[r.label], "system": r.system,
                      **{m: float(pooled[m]) for m in METRICS}, "ci": ci, "p": pv,
+                     "p_text": "best" if pv is None else (f"{pv:.2g}" if pv >= 0.001 else f"{pv:.0e}"),
                      "tied": pv is None or pv >= ALPHA,
                      "recall": {c: pooled.get("per_class_recall", {}).get(c) for c in classes},
                      "caveats": cav,
