@@ -132,7 +132,8 @@ def test_leaderboard_in_a_real_browser(site, runs_dir, tmp_path):
         values = [float(v) for v in cells.evaluate_all("cs => cs.map(c => c.dataset.sort)")]
         assert values == sorted(values) and uar_head.get_attribute("aria-sort") == "ascending"
         run_head = demo.locator("th", has_text="run").first
-        run_head.click()
+        run_head.focus()
+        page.keyboard.press("Enter")  # sortable from the keyboard too
         names = demo.locator("tbody tr").evaluate_all("rs => rs.map(r => r.dataset.run)")
         assert names == sorted(names)
 

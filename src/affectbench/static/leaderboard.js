@@ -62,7 +62,11 @@
     document.querySelectorAll("table.sortable").forEach(function (table) {
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
         if (!th.classList.contains("sortable")) return;
+        th.tabIndex = 0;  // sortable from the keyboard too
         th.addEventListener("click", function () { sortTable(table, col, th); });
+        th.addEventListener("keydown", function (e) {
+          if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortTable(table, col, th); }
+        });
       });
     });
     var c = document.getElementById("corpus-filter");
