@@ -166,3 +166,13 @@ def test_fusion_beats_every_single_modality_and_every_pair(runs):
     preds = pd.read_parquet(runs[("audio", "text", "video")].folder / "predictions.parquet")
     recall = preds.assign(ok=preds["true"] == preds["pred"]).groupby("true")["ok"].mean()
     assert (recall > 0.6).all(), recall.to_dict()
+
+
+def test_example_spec_is_early_fusion_of_the_three_modalities():
+    from pathlib import Path
+
+    from affectbench.features import get_extractor
+
+    spec = ab.load_spec(Path(__file__).parents[1] / "examples" / "demo_av_fusion.toml")
+    assert spec.corpus.name == "demo_av" and spec.corpus.on_error == "skip" and spec.head.kind == "logreg"
+    assert [get_extractor(e).modality for e in spec.features.extractors] == ["audio", "text", "video"]
