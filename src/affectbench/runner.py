@@ -275,7 +275,9 @@ def extract_features(spec: Spec, data: Data, plans: list[Planned], rep: Reporter
         X, stats = ex.split_stats(res.X)
         entry = {"extractor": ex.name, "identity": ex.identity(), "computed": res.computed,
                  "cached": res.cached, "failed": len(res.failures), "store": res.store_dir,
-                 "stats": stats, "stats_text": ex.describe_stats(stats, len(res.failures))}
+                 "stats": stats,
+                 # only items that had media but no face; rows without a video file are absent
+                 "stats_text": ex.describe_stats(stats, sum("no face" in pr for _, pr in res.failures))}
         if entry["stats_text"]:
             rep.log(f"{ex.name}: {entry['stats_text']}")
         rep.log(f"{ex.name}: {res.cached} cached, {res.computed} computed, {len(res.failures)} failed")

@@ -141,8 +141,12 @@ def iter_frames(path: str | os.PathLike, fps: float | None = 5.0, start: float |
 
 
 def write_video(path: str | os.PathLike, frames, fps: float = 25, codec: str = "libx264",
-                crf: int = 18) -> Path:
-    """Encode RGB ``uint8`` frames (same even-sized shape) to a video file; for tests and demos."""
+                crf: int = 18, options: dict | None = None) -> Path:
+    """Encode RGB ``uint8`` frames (same even-sized shape) to a video file; for tests and demos.
+
+    ``options`` go to the encoder on top of the defaults; ``{"threads": "1"}`` makes x264's
+    bytes independent of the machine's core count (the generated demo corpora need that).
+    """
     import av
     from fractions import Fraction
 
@@ -154,7 +158,9 @@ def write_video(path: str | os.PathLike, frames, fps: float = 25, codec: str = "
         st = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":
-            st.options = {"crf": str(crf), "preset": "veryfast"}
+            st.options = {"crf": str(crf), "preset": "veryfast", **(options or {})}
+        elif options:
+            st.options = dict(options)
         for img in (first, *frames):
             for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img, np.uint8),
                                                              format="rgb24")):
