@@ -259,7 +259,7 @@ def paper_table(rows: list[dict], *, footnote: str, fmt: str = "markdown", metri
         if caption:
             lines.append(r"\caption{" + _latex_escape(caption) + "}")
         lines += [r"\begin{tabular}{l" + "c" * len(metrics) + "}", r"\toprule",
-                  "System & " + " & ".join(h.replace("-", "-") for h in heads) + r" \\", r"\midrule"]
+                  "System & " + " & ".join(heads) + r" \\", r"\midrule"]
         for i, r in enumerate(rows):
             mark = {"†": r"\dagger", "‡": r"\ddagger", "*": "*"}.get(marks.get(r["run"], ""), "")
             lines.append(_latex_escape(r["run"]) + (f"$^{{{mark}}}$" if mark else "") + " & "
