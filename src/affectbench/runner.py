@@ -725,4 +725,7 @@ def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFr
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     preds.to_parquet(folder / "predictions.parquet", index=False)
     write_report(folder, metrics, info)
+    from .html_report import write_html_report
+
+    write_html_report(folder, metrics, info)
     (folder / "DONE").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
