@@ -181,3 +181,44 @@ def test_adamw_matches_torch_optim_adamw():
             opt.step()
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_solver_keeps_adamw_for_large_sets(monkeypatch):
+    X, y = blobs(n=400)
+    monkeypatch.setattr(LinearAdapter, "LBFGS_MAX_ROWS", 250)
+    small = LinearAdapter().fit(X[:200], y[:200], X[200:250], y[200:250])
+    large = LinearAdapter(epochs=30).fit(X[:300], y[:300], X[300:350], y[300:350])
+    assert small.state()["solver"] == "lbfgs" and large.state()["solver"] == "adamw"
+    assert (large.predict(X[350:]) == y[350:]).mean() > 0.9
+    forced = LinearAdapter(solver="lbfgs").fit(X[:300], y[:300], X[300:350], y[300:350])
+    assert forced.state()["solver"] == "lbfgs"
+
+
+def test_adamw_refit_retrains_for_the_chosen_epochs():
+    import json
+
+    X, y = blobs(n=400, d=20)
+    kw = dict(solver="adamw", epochs=40, patience=5, seed=0)
+    plain = LinearAdapter(**kw).fit(X[:200], y[:200], X[200:250], y[200:250])
+    r = LinearAdapter(refit=True, **kw).fit(X[:200], y[:200], X[200:250], y[200:250])
+    best_epoch = max(plain.history, key=lambda e: e["valid"])["epoch"]
+    st = r.state()
+    assert st["refit"] and st["epochs_run"] == best_epoch + 1 and st["best_valid"] == plain.state()["best_valid"]
+    assert not np.array_equal(r.predict_proba(X[250:]), plain.predict_proba(X[250:]))
+    r2 = LinearAdapter(refit=True, **kw).fit(X[:200], y[:200], X[200:250], y[200:250])
+    np.testing.assert_array_equal(r.predict_proba(X[250:]), r2.predict_proba(X[250:]))
+    json.dumps(st)
+
+
+def test_weighted_head_refits_and_refuses_linear_only_options():
+    import pytest
+
+    from affectbench.errors import SpecError
+    from affectbench.heads import WeightedLayerAdapter
+
+    X, y = blobs(n=300, d=12)
+    h = WeightedLayerAdapter(n_layers=3, epochs=20, refit=True, seed=0).fit(X[:200], y[:200], X[200:250], y[200:250])
+    assert h.state()["refit"] and h.state()["solver"] == "adamw" and len(h.state()["layer_weights"]) == 3
+    for bad in ({"l2": 1e-3}, {"l2_grid": [1e-3]}, {"solver": "lbfgs"}):
+        with pytest.raises(SpecError):
+            WeightedLayerAdapter(n_layers=3, **bad)

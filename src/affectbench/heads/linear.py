@@ -251,7 +251,12 @@ class LinearAdapter:
         if not has_valid:
             Xv = yv = None
         if self.solver_ == "lbfgs":
-            self._fit_lbfgs(X, y, Xv, yv)
+            from threadpoolctl import threadpool_limits
+
+            # One BLAS thread: on a busy 2-core machine two threads made the EmoDB runs 10-20x
+            # slower (the matrices are a few hundred rows; synchronisation outweighs the work).
+            with threadpool_limits(1):
+                self._fit_lbfgs(X, y, Xv, yv)
         else:
             self._fit_adamw(X, y, Xv, yv)
         if self.multilabel:
