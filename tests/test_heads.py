@@ -203,7 +203,8 @@ def test_adamw_refit_retrains_for_the_chosen_epochs():
     r = LinearAdapter(refit=True, **kw).fit(X[:200], y[:200], X[200:250], y[200:250])
     best_epoch = max(plain.history, key=lambda e: e["valid"])["epoch"]
     st = r.state()
-    assert st["refit"] and st["epochs_run"] == best_epoch + 1 and st["best_valid"] == plain.state()["best_valid"]
+    assert st["refit"] and st["epochs_run"] == best_epoch + 1
+    assert st["best_valid"] == plain.state()["best_valid"]
     assert not np.array_equal(r.predict_proba(X[250:]), plain.predict_proba(X[250:]))
     r2 = LinearAdapter(refit=True, **kw).fit(X[:200], y[:200], X[200:250], y[200:250])
     np.testing.assert_array_equal(r.predict_proba(X[250:]), r2.predict_proba(X[250:]))
@@ -217,8 +218,33 @@ def test_weighted_head_refits_and_refuses_linear_only_options():
     from affectbench.heads import WeightedLayerAdapter
 
     X, y = blobs(n=300, d=12)
-    h = WeightedLayerAdapter(n_layers=3, epochs=20, refit=True, seed=0).fit(X[:200], y[:200], X[200:250], y[200:250])
+    h = WeightedLayerAdapter(n_layers=3, epochs=20, refit=True, seed=0)
+    h.fit(X[:200], y[:200], X[200:250], y[200:250])
     assert h.state()["refit"] and h.state()["solver"] == "adamw" and len(h.state()["layer_weights"]) == 3
     for bad in ({"l2": 1e-3}, {"l2_grid": [1e-3]}, {"solver": "lbfgs"}):
         with pytest.raises(SpecError):
             WeightedLayerAdapter(n_layers=3, **bad)
+
+
+def test_loss_gradients_and_row_space_fit_are_exact(monkeypatch):
+    from scipy.optimize import check_grad
+
+    from affectbench.heads.linear import _Loss
+
+    rng = np.random.default_rng(0)
+    for n, d in ((30, 5), (10, 40)):  # the second runs in the row space of X
+        X = rng.normal(size=(n, d))
+        for kind, T, kw in (("softmax", rng.integers(0, 3, n), {"weights": rng.uniform(0.5, 2, n)}),
+                            ("sigmoid", rng.random((n, 3)) > 0.5, {"pos_weight": np.array([1.0, 2.0, 3.0])}),
+                            ("linear", rng.normal(size=(n, 3)), {})):
+            loss = _Loss(X, T, kind, 3, **kw)
+            loss.lam = 0.1
+            w = rng.normal(size=loss.d * 3 + 3) * 0.3
+            assert check_grad(lambda v: loss(v)[0], lambda v: loss(v)[1], w) < 1e-5, (n, d, kind)
+    row = _Loss(X, T, "linear", 3)
+    monkeypatch.setattr(_Loss, "ROW_SPACE_MAX_ROWS", 0)
+    full = _Loss(X, T, "linear", 3)
+    assert row.basis is not None and full.basis is None
+    row.lam = full.lam = 0.1
+    w = rng.normal(size=row.d * 3 + 3)
+    assert np.isclose(row(w)[0], full(row.full(w))[0])
