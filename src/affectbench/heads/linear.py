@@ -15,7 +15,8 @@ ties broken by the lower validation loss (UAR on one speaker moves in steps of a
 so ties are common). The penalty is stated for inputs scaled to a mean squared row norm of 1,
 which makes one grid mean the same across feature sets: a z-scored block of d features has
 squared norm ~d, the runner's early fusion divides blocks by sqrt(d), TF-IDF rows have norm 1.
-With ``refit`` the chosen strength is refitted on training + validation rows.
+With ``refit`` the chosen strength is refitted on training + validation rows (multi-label
+thresholds are still chosen on the validation rows, which the refitted model has then seen).
 
 Larger sets (GoEmotions: 43k rows) keep mini-batch AdamW (``epochs``, ``lr``, ``weight_decay``,
 ``batch_size``), early-stopped on validation with ``patience``, every random choice seeded by
@@ -211,8 +212,8 @@ class LinearAdapter:
     #: L-BFGS iterations per grid value at most; warm starts need far fewer
     MAX_ITER = 1000
     #: solver "auto" fits full-batch L-BFGS up to this many training rows and mini-batch AdamW
-    #: above: a grid of full-batch fits on GoEmotions (43k rows x 28 labels) took over 20 min on
-    #: 2 busy cores, where AdamW takes seconds and already beats logistic regression there
+    #: above: a grid of full-batch fits on GoEmotions (43k rows x 28 labels) had not finished after
+    #: 20 min on 2 busy cores, where AdamW takes seconds and already beats logistic regression
     LBFGS_MAX_ROWS = 20000
 
     def __init__(self, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
