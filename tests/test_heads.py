@@ -10,16 +10,110 @@ def blobs(n=300, k=3, d=10, seed=0):
     return (centers[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
 
 
-def test_linear_adapter_learns_and_is_deterministic_per_seed():
+def test_linear_adapter_learns_and_is_deterministic():
     X, y = blobs()
-    Xv, yv = blobs(seed=1)
     a = LinearAdapter(seed=0).fit(X[:200], y[:200], X[200:250], y[200:250])
     b = LinearAdapter(seed=0).fit(X[:200], y[:200], X[200:250], y[200:250])
     np.testing.assert_array_equal(a.predict_proba(X[250:]), b.predict_proba(X[250:]))
     assert (a.predict(X[250:]) == y[250:]).mean() > 0.9
+    # a convex fit from zero: nothing random, so the seed changes nothing
     c = LinearAdapter(seed=1).fit(X[:200], y[:200], X[200:250], y[200:250])
-    assert not np.array_equal(a.predict_proba(X[250:]), c.predict_proba(X[250:]))
+    np.testing.assert_array_equal(a.predict_proba(X[250:]), c.predict_proba(X[250:]))
     assert a.state()["best_valid"] > 0.9
+
+
+def high_dim(seed=0, n=(240, 60, 400), d=3000, k=4, informative=30):
+    """More dimensions than training rows, signal in a few: ComParE-like; z-scored on training rows."""
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((k, d))
+    centres[:, :informative] = rng.normal(0, 0.6, (k, informative))
+    out = []
+    for m in n:
+        y = rng.integers(0, k, m)
+        out += [(centres[y] + rng.normal(0, 1, (m, d))).astype(np.float32), y]
+    mu, sd = out[0].mean(0), out[0].std(0)
+    for i in (0, 2, 4):
+        out[i] = (out[i] - mu) / sd
+    return out
+
+
+def test_adapter_reaches_logistic_regression_in_high_dimensions():
+    # The AdamW recipe (fixed decoupled decay, early stopping on validation) scored 0.36 here
+    # against logistic regression's 0.49.
+    X, y, Xv, yv, Xt, yt = high_dim()
+    a = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
+    lr = LogRegHead().fit(X, y, Xv, yv, n_classes=4)
+    acc_a, acc_lr = (a.predict(Xt) == yt).mean(), (lr.predict(Xt) == yt).mean()
+    assert acc_lr > 0.45  # the problem is learnable
+    assert acc_a >= acc_lr - 0.02, (acc_a, acc_lr)
+
+
+def test_l2_is_the_validation_choice_and_only_validation_moves_it():
+    from affectbench.heads.linear import L2_GRID, _uar
+
+    X, y, Xv, yv, Xt, yt = high_dim(seed=1)
+    h = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
+    st = h.state()
+    assert st["l2_source"] == "validation" and [e["l2"] for e in st["path"]] == list(L2_GRID)
+    # the choice is the best validation UAR, ties to the lower validation loss
+    best = max(st["path"], key=lambda e: (e["valid"], -e["valid_loss"]))
+    assert st["l2"] == best["l2"]
+    assert abs(_uar(yv, h.predict(Xv), 4) - best["valid"]) < 1e-6  # the kept model is that one
+    fixed = LinearAdapter(l2=1e-3).fit(X, y, Xv, yv, n_classes=4)
+    assert fixed.state()["l2_source"] == "fixed" and [e["l2"] for e in fixed.state()["path"]] == [1e-3]
+    # test rows never reach fit; validation rows do: scoring on the training rows themselves
+    # (which any weak penalty fits perfectly) moves the choice to the weakest strength
+    on_train = LinearAdapter().fit(X, y, X, y, n_classes=4)
+    assert on_train.state()["l2"] == min(L2_GRID) != st["l2"]
+
+
+def test_penalty_scale_does_not_depend_on_feature_scale():
+    # the runner divides fused blocks by sqrt(d); a z-scored block alone is not: same model
+    X, y, Xv, yv, Xt, yt = high_dim(seed=2, d=500)
+    a = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
+    s = np.float32(1 / np.sqrt(X.shape[1]))
+    b = LinearAdapter().fit(X * s, y, Xv * s, yv, n_classes=4)
+    assert a.state()["l2"] == b.state()["l2"]
+    np.testing.assert_allclose(a.predict_proba(Xt), b.predict_proba(Xt * s), atol=1e-3)
+
+
+def test_sparse_input_fits_like_dense():
+    import scipy.sparse as sp
+
+    X, y = blobs(d=40)
+    X = np.where(np.abs(X) > 2, X, 0).astype(np.float32)  # mostly zeros
+    a = LinearAdapter().fit(X[:200], y[:200], X[200:250], y[200:250])
+    b = LinearAdapter().fit(sp.csr_matrix(X[:200]), y[:200], sp.csr_matrix(X[200:250]), y[200:250])
+    assert a.state()["l2"] == b.state()["l2"]
+    np.testing.assert_allclose(a.predict_proba(X[250:]), b.predict_proba(sp.csr_matrix(X[250:])), atol=1e-4)
+
+
+def test_refit_keeps_the_choice_and_trains_on_training_plus_validation():
+    import json
+
+    X, y, Xv, yv, Xt, yt = high_dim(seed=3, d=800)
+    plain = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
+    r1 = LinearAdapter(refit=True).fit(X, y, Xv, yv, n_classes=4)
+    r2 = LinearAdapter(refit=True).fit(X, y, Xv, yv, n_classes=4)
+    assert r1.state()["refit"] and not plain.state()["refit"]
+    assert r1.state()["l2"] == plain.state()["l2"]
+    np.testing.assert_array_equal(r1.predict_proba(Xt), r2.predict_proba(Xt))  # deterministic
+    assert not np.allclose(r1.predict_proba(Xt), plain.predict_proba(Xt), atol=1e-3)
+    # the same model as a fixed-strength fit on all rows
+    both = LinearAdapter(l2=plain.state()["l2"]).fit(np.vstack([X, Xv]), np.r_[y, yv], n_classes=4)
+    np.testing.assert_allclose(r1.predict_proba(Xt), both.predict_proba(Xt), atol=2e-2)
+    json.dumps(r1.state())
+    # without validation data there is nothing to choose on: the default strength, no refit
+    none = LinearAdapter(refit=True).fit(X, y, n_classes=4)
+    assert none.state()["l2_source"] == "default" and not none.state()["refit"]
+
+
+def test_heads_carry_a_version():
+    from affectbench.heads import HEADS
+
+    assert LinearAdapter.VERSION == "2" and LogRegHead.VERSION == "1"
+    assert HEADS["weighted"].VERSION == "1"
+    assert all(isinstance(h.VERSION, str) for h in HEADS.values())
 
 
 def test_class_balanced_loss_lifts_the_minority_class():
@@ -87,3 +181,70 @@ def test_adamw_matches_torch_optim_adamw():
             opt.step()
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_solver_keeps_adamw_for_large_sets(monkeypatch):
+    X, y = blobs(n=400)
+    monkeypatch.setattr(LinearAdapter, "LBFGS_MAX_ROWS", 250)
+    small = LinearAdapter().fit(X[:200], y[:200], X[200:250], y[200:250])
+    large = LinearAdapter(epochs=30).fit(X[:300], y[:300], X[300:350], y[300:350])
+    assert small.state()["solver"] == "lbfgs" and large.state()["solver"] == "adamw"
+    assert (large.predict(X[350:]) == y[350:]).mean() > 0.9
+    forced = LinearAdapter(solver="lbfgs").fit(X[:300], y[:300], X[300:350], y[300:350])
+    assert forced.state()["solver"] == "lbfgs"
+
+
+def test_adamw_refit_retrains_for_the_chosen_epochs():
+    import json
+
+    X, y = blobs(n=400, d=20)
+    kw = dict(solver="adamw", epochs=40, patience=5, seed=0)
+    plain = LinearAdapter(**kw).fit(X[:200], y[:200], X[200:250], y[200:250])
+    r = LinearAdapter(refit=True, **kw).fit(X[:200], y[:200], X[200:250], y[200:250])
+    best_epoch = max(plain.history, key=lambda e: e["valid"])["epoch"]
+    st = r.state()
+    assert st["refit"] and st["epochs_run"] == best_epoch + 1
+    assert st["best_valid"] == plain.state()["best_valid"]
+    assert not np.array_equal(r.predict_proba(X[250:]), plain.predict_proba(X[250:]))
+    r2 = LinearAdapter(refit=True, **kw).fit(X[:200], y[:200], X[200:250], y[200:250])
+    np.testing.assert_array_equal(r.predict_proba(X[250:]), r2.predict_proba(X[250:]))
+    json.dumps(st)
+
+
+def test_weighted_head_refits_and_refuses_linear_only_options():
+    import pytest
+
+    from affectbench.errors import SpecError
+    from affectbench.heads import WeightedLayerAdapter
+
+    X, y = blobs(n=300, d=12)
+    h = WeightedLayerAdapter(n_layers=3, epochs=20, refit=True, seed=0)
+    h.fit(X[:200], y[:200], X[200:250], y[200:250])
+    assert h.state()["refit"] and h.state()["solver"] == "adamw" and len(h.state()["layer_weights"]) == 3
+    for bad in ({"l2": 1e-3}, {"l2_grid": [1e-3]}, {"solver": "lbfgs"}):
+        with pytest.raises(SpecError):
+            WeightedLayerAdapter(n_layers=3, **bad)
+
+
+def test_loss_gradients_and_row_space_fit_are_exact(monkeypatch):
+    from scipy.optimize import check_grad
+
+    from affectbench.heads.linear import _Loss
+
+    rng = np.random.default_rng(0)
+    for n, d in ((30, 5), (10, 40)):  # the second runs in the row space of X
+        X = rng.normal(size=(n, d))
+        for kind, T, kw in (("softmax", rng.integers(0, 3, n), {"weights": rng.uniform(0.5, 2, n)}),
+                            ("sigmoid", rng.random((n, 3)) > 0.5, {"pos_weight": np.array([1.0, 2.0, 3.0])}),
+                            ("linear", rng.normal(size=(n, 3)), {})):
+            loss = _Loss(X, T, kind, 3, **kw)
+            loss.lam = 0.1
+            w = rng.normal(size=loss.d * 3 + 3) * 0.3
+            assert check_grad(lambda v: loss(v)[0], lambda v: loss(v)[1], w) < 1e-5, (n, d, kind)
+    row = _Loss(X, T, "linear", 3)
+    monkeypatch.setattr(_Loss, "ROW_SPACE_MAX_ROWS", 0)
+    full = _Loss(X, T, "linear", 3)
+    assert row.basis is not None and full.basis is None
+    row.lam = full.lam = 0.1
+    w = rng.normal(size=row.d * 3 + 3)
+    assert np.isclose(row(w)[0], full(row.full(w))[0])

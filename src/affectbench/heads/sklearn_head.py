@@ -10,6 +10,9 @@ class LogRegHead(LinearAdapter):
     """L2 logistic regression (lbfgs). Multi-label: one-vs-rest, thresholds chosen on valid.
     Regression targets: ridge regression (alpha = 1/C)."""
 
+    #: changes whenever training changes, so that cached runs of the old recipe are not reused
+    VERSION = "1"
+
     def __init__(self, *, C: float = 1.0, max_iter: int = 2000, class_balanced: bool = False,
                  multilabel: bool = False, threshold: str = "per_class", seed: int = 0,
                  regression: bool = False):

@@ -4,11 +4,14 @@ Input rows hold every hidden state of one encoder, layer-major, as ``hf-audio`` 
 give them with ``layer = "all"``: ``(n, L * D)`` is read as ``(n, L, D)``. The head learns one
 logit per layer; ``softmax(logits)`` weighs the layers (uniform at the start), the weighted sum
 goes through one ``nn.Linear``. The layer logits are not weight-decayed (decay would pull the
-mix towards uniform); the linear layer is, as in :class:`LinearAdapter`.
+mix towards uniform); the linear layer is.
 
-Training, early stopping on validation UAR (macro-F1 for multi-label, mean CCC for
-regression), seeding, multi-label thresholds and regression target scaling are those of
-:class:`LinearAdapter`, with the layer mix in place of its ``nn.Linear`` (``_build``);
+The layer mix makes the loss non-convex, so this head always takes :class:`LinearAdapter`'s
+mini-batch recipe (its ``solver = "adamw"``), never the convex L-BFGS fit: AdamW (``epochs``, ``lr``,
+``weight_decay``, ``batch_size``), early stopping on validation UAR (macro-F1 for multi-label,
+mean CCC for regression) with ``patience``, best weights restored, every random choice seeded by
+``seed``. With ``refit`` it retrains, same seed, on training + validation rows for the epoch
+count chosen on validation. Multi-label thresholds and the interface are :class:`LinearAdapter`'s;
 ``state()`` adds the learned layer weights (they sum to 1) and the layer that weighs most.
 """
 from __future__ import annotations
@@ -60,18 +63,26 @@ def _module(n_layers: int, dim: int, k: int):
 
 
 class WeightedLayerAdapter(LinearAdapter):
+    #: changes whenever training changes, so that cached runs of the old recipe are not reused
+    VERSION = "1"
+
     # The parameters are spelt out (not **kwargs) because heads.make_head passes each head only
     # the spec options its signature names; a test checks they cover LinearAdapter's.
     def __init__(self, n_layers: int, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
                  batch_size: int = 128, patience: int = 20, class_balanced: bool = False,
                  multilabel: bool = False, threshold: str = "per_class", seed: int = 0,
-                 regression: bool = False):
+                 regression: bool = False, refit: bool = False, l2: float | None = None,
+                 l2_grid: tuple | list | None = None, solver: str = "auto"):
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
             raise SpecError(f"head 'weighted': n_layers must be a positive integer (the extractor's "
                             f"n_layers, with layer = \"all\"), got {n_layers!r}")
+        if l2 is not None or l2_grid is not None or solver == "lbfgs":
+            # the layer mix makes the loss non-convex: this head keeps AdamW with weight_decay
+            raise SpecError("head 'weighted' trains with AdamW and weight_decay; l2, l2_grid and "
+                            "solver = \"lbfgs\" belong to the linear head")
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                          patience=patience, class_balanced=class_balanced, multilabel=multilabel,
-                         threshold=threshold, seed=seed, regression=regression)
+                         threshold=threshold, seed=seed, regression=regression, refit=refit)
         self.n_layers = n_layers
 
     def _check(self, X):
@@ -91,6 +102,9 @@ class WeightedLayerAdapter(LinearAdapter):
         # The layer logits are not weight-decayed (decay would pull the mix towards uniform).
         model = _module(self.n_layers, d // self.n_layers, k)
         return model, [([model.layer_logits], 0.0), (list(model.linear.parameters()), self.wd)]
+
+    def _solver_for(self, n: int) -> str:
+        return "adamw"
 
     def layer_weights(self) -> np.ndarray:
         import torch
