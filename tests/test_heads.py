@@ -42,10 +42,15 @@ def test_adapter_reaches_logistic_regression_in_high_dimensions():
     # against logistic regression's 0.49.
     X, y, Xv, yv, Xt, yt = high_dim()
     a = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
-    lr = LogRegHead().fit(X, y, Xv, yv, n_classes=4)
+    lr = LogRegHead().fit(X, y, n_classes=4)  # the same training rows (logreg chooses nothing)
     acc_a, acc_lr = (a.predict(Xt) == yt).mean(), (lr.predict(Xt) == yt).mean()
     assert acc_lr > 0.45  # the problem is learnable
     assert acc_a >= acc_lr - 0.02, (acc_a, acc_lr)
+    # with refit both models see training + validation rows
+    ar = LinearAdapter(refit=True).fit(X, y, Xv, yv, n_classes=4)
+    lr2 = LogRegHead().fit(X, y, Xv, yv, n_classes=4)
+    assert lr2.state()["trained_on"] == "train+valid"
+    assert (ar.predict(Xt) == yt).mean() >= (lr2.predict(Xt) == yt).mean() - 0.02
 
 
 def test_l2_is_the_validation_choice_and_only_validation_moves_it():
@@ -111,9 +116,8 @@ def test_refit_keeps_the_choice_and_trains_on_training_plus_validation():
 def test_heads_carry_a_version():
     from affectbench.heads import HEADS
 
-    assert LinearAdapter.VERSION == "2" and LogRegHead.VERSION == "1"
-    assert HEADS["weighted"].VERSION == "1"
-    assert all(isinstance(h.VERSION, str) for h in HEADS.values())
+    # a head's VERSION keys finished runs (tests/test_trust.py); every head must declare its own
+    assert all("VERSION" in vars(h) and isinstance(h.VERSION, str) for h in HEADS.values())
 
 
 def test_class_balanced_loss_lifts_the_minority_class():

@@ -489,7 +489,7 @@ def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
                      batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
                      multilabel=task == "multilabel", regression=task == "regression",
                      threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit,
-                     **h.options)
+                     l2=h.l2, l2_grid=h.l2_grid, solver=h.solver, **h.options)
     Yt = Y if Y_train is None else Y_train  # the training label source (validation uses it too)
     if getattr(head, "takes_blocks", False):
         from .heads.blocks import rows

@@ -82,6 +82,12 @@ class HeadSpec:
     C: float = 1.0
     #: after choosing epochs/regularisation on validation, retrain on train + validation
     refit: bool = False
+    #: linear adapter: a fixed L2 strength (unset: chosen on validation from l2_grid)
+    l2: float | None = None
+    #: linear adapter: the strengths tried on validation (unset: 1e-1 … 1e-7)
+    l2_grid: list | None = None
+    #: linear adapter: "auto" (L-BFGS up to 20 000 training rows, AdamW above), "lbfgs", "adamw"
+    solver: str = "auto"
     #: options of the chosen head kind beyond the common ones, e.g. hidden = 64, dropout = 0.2
     #: (fusion heads), rank = 4 (lmf)
     options: dict = field(default_factory=dict)
@@ -175,6 +181,7 @@ CHOICES = {
     "features.normalization": ("fold", "speaker", "none"),
     "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
+    "head.solver": ("auto", "lbfgs", "adamw"),
 }
 
 
