@@ -57,29 +57,34 @@ def test_l2_is_the_validation_choice_and_only_validation_moves_it():
     from affectbench.heads.linear import L2_GRID, _uar
 
     X, y, Xv, yv, Xt, yt = high_dim(seed=1)
-    h = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
+    h = LinearAdapter(select="metric", refit=False).fit(X, y, Xv, yv, n_classes=4)
     st = h.state()
     assert st["l2_source"] == "validation" and [e["l2"] for e in st["path"]] == list(L2_GRID)
-    # the choice is the best validation UAR, ties to the lower validation loss
+    # select = "metric": the best validation UAR, ties to the lower validation loss
     best = max(st["path"], key=lambda e: (e["valid"], -e["valid_loss"]))
     assert st["l2"] == best["l2"]
     assert abs(_uar(yv, h.predict(Xv), 4) - best["valid"]) < 1e-6  # the kept model is that one
+    # the default: the lowest validation loss, and the model refitted on train + validation
+    d = LinearAdapter().fit(X, y, Xv, yv, n_classes=4).state()
+    assert d["select"] == "loss" and d["refit"] is True
+    assert d["l2"] == min(d["path"], key=lambda e: (e["valid_loss"], -e["valid"]))["l2"]
     fixed = LinearAdapter(l2=1e-3).fit(X, y, Xv, yv, n_classes=4)
     assert fixed.state()["l2_source"] == "fixed" and [e["l2"] for e in fixed.state()["path"]] == [1e-3]
     # test rows never reach fit; validation rows do: scoring on the training rows themselves
     # (which any weak penalty fits perfectly) moves the choice to the weakest strength
-    on_train = LinearAdapter().fit(X, y, X, y, n_classes=4)
+    on_train = LinearAdapter(select="metric").fit(X, y, X, y, n_classes=4)
     assert on_train.state()["l2"] == min(L2_GRID) != st["l2"]
 
 
 def test_penalty_scale_does_not_depend_on_feature_scale():
     # the runner divides fused blocks by sqrt(d); a z-scored block alone is not: same model
     X, y, Xv, yv, Xt, yt = high_dim(seed=2, d=500)
-    a = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
+    a = LinearAdapter(refit=False).fit(X, y, Xv, yv, n_classes=4)
     s = np.float32(1 / np.sqrt(X.shape[1]))
-    b = LinearAdapter().fit(X * s, y, Xv * s, yv, n_classes=4)
+    b = LinearAdapter(refit=False).fit(X * s, y, Xv * s, yv, n_classes=4)
     assert a.state()["l2"] == b.state()["l2"]
-    np.testing.assert_allclose(a.predict_proba(Xt), b.predict_proba(Xt * s), atol=1e-3)
+    # equal up to L-BFGS's stopping tolerance (weak strengths converge loosely)
+    np.testing.assert_allclose(a.predict_proba(Xt), b.predict_proba(Xt * s), atol=1e-2)
 
 
 def test_sparse_input_fits_like_dense():
@@ -87,8 +92,8 @@ def test_sparse_input_fits_like_dense():
 
     X, y = blobs(d=40)
     X = np.where(np.abs(X) > 2, X, 0).astype(np.float32)  # mostly zeros
-    a = LinearAdapter().fit(X[:200], y[:200], X[200:250], y[200:250])
-    b = LinearAdapter().fit(sp.csr_matrix(X[:200]), y[:200], sp.csr_matrix(X[200:250]), y[200:250])
+    a = LinearAdapter(refit=False).fit(X[:200], y[:200], X[200:250], y[200:250])
+    b = LinearAdapter(refit=False).fit(sp.csr_matrix(X[:200]), y[:200], sp.csr_matrix(X[200:250]), y[200:250])
     assert a.state()["l2"] == b.state()["l2"]
     np.testing.assert_allclose(a.predict_proba(X[250:]), b.predict_proba(sp.csr_matrix(X[250:])), atol=1e-4)
 
@@ -97,9 +102,9 @@ def test_refit_keeps_the_choice_and_trains_on_training_plus_validation():
     import json
 
     X, y, Xv, yv, Xt, yt = high_dim(seed=3, d=800)
-    plain = LinearAdapter().fit(X, y, Xv, yv, n_classes=4)
-    r1 = LinearAdapter(refit=True).fit(X, y, Xv, yv, n_classes=4)
-    r2 = LinearAdapter(refit=True).fit(X, y, Xv, yv, n_classes=4)
+    plain = LinearAdapter(refit=False, select="metric").fit(X, y, Xv, yv, n_classes=4)
+    r1 = LinearAdapter(refit=True, select="metric").fit(X, y, Xv, yv, n_classes=4)
+    r2 = LinearAdapter(refit=True, select="metric").fit(X, y, Xv, yv, n_classes=4)
     assert r1.state()["refit"] and not plain.state()["refit"]
     assert r1.state()["l2"] == plain.state()["l2"]
     np.testing.assert_array_equal(r1.predict_proba(Xt), r2.predict_proba(Xt))  # deterministic

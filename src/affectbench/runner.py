@@ -489,7 +489,8 @@ def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
                      batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
                      multilabel=task == "multilabel", regression=task == "regression",
                      threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit,
-                     l2=h.l2, l2_grid=h.l2_grid, solver=h.solver, **h.options)
+                     l2=h.l2, l2_grid=h.l2_grid, solver=h.solver, select=h.select,
+                     **h.options)
     Yt = Y if Y_train is None else Y_train  # the training label source (validation uses it too)
     if getattr(head, "takes_blocks", False):
         from .heads.blocks import rows
@@ -686,7 +687,8 @@ def _describe(spec, data, fs, proto, folds, fold_info, dropped, tested, identity
         "protocol": {"kind": kind, "group": "speaker" if kind == "loso" else proto["group"],
                      "valid_groups": spec.protocol.valid_groups,
                      "valid_unit": units[0] if len(units) == 1 else (units or None),
-                     "refit": spec.head.refit,
+                     "refit": (spec.head.refit if spec.head.refit is not None
+                               else any(fi["head"].get("refit", False) for fi in fold_info)),
                      "speaker_independent": all(f.speaker_independent for f in folds),
                      "folds": fold_info},
         "normalization": {"mode": spec.features.normalization,

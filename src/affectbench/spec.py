@@ -80,14 +80,17 @@ class HeadSpec:
     threshold: str = "per_class"
     #: inverse regularisation of the logreg head
     C: float = 1.0
-    #: after choosing epochs/regularisation on validation, retrain on train + validation
-    refit: bool = False
+    #: after choosing epochs/regularisation on validation, retrain on train + validation;
+    #: unset: the head decides (the linear adapter refits its L-BFGS single-label/regression fits)
+    refit: bool | None = None
     #: linear adapter: a fixed L2 strength (unset: chosen on validation from l2_grid)
     l2: float | None = None
     #: linear adapter: the strengths tried on validation (unset: 1e-1 … 1e-7)
     l2_grid: list | None = None
     #: linear adapter: "auto" (L-BFGS up to 20 000 training rows, AdamW above), "lbfgs", "adamw"
     solver: str = "auto"
+    #: linear adapter: choose the L2 strength by validation "loss" (cross-entropy) or "metric" (UAR)
+    select: str = "loss"
     #: options of the chosen head kind beyond the common ones, e.g. hidden = 64, dropout = 0.2
     #: (fusion heads), rank = 4 (lmf)
     options: dict = field(default_factory=dict)
@@ -182,6 +185,7 @@ CHOICES = {
     "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
     "head.solver": ("auto", "lbfgs", "adamw"),
+    "head.select": ("loss", "metric"),
 }
 
 

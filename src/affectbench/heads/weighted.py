@@ -71,8 +71,8 @@ class WeightedLayerAdapter(LinearAdapter):
     def __init__(self, n_layers: int, *, epochs: int = 100, lr: float = 1e-2, weight_decay: float = 0.1,
                  batch_size: int = 128, patience: int = 20, class_balanced: bool = False,
                  multilabel: bool = False, threshold: str = "per_class", seed: int = 0,
-                 regression: bool = False, refit: bool = False, l2: float | None = None,
-                 l2_grid: tuple | list | None = None, solver: str = "auto"):
+                 regression: bool = False, refit: bool | None = None, l2: float | None = None,
+                 l2_grid: tuple | list | None = None, solver: str = "auto", select: str = "loss"):
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
             raise SpecError(f"head 'weighted': n_layers must be a positive integer (the extractor's "
                             f"n_layers, with layer = \"all\"), got {n_layers!r}")
@@ -82,7 +82,7 @@ class WeightedLayerAdapter(LinearAdapter):
                             "solver = \"lbfgs\" belong to the linear head")
         super().__init__(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                          patience=patience, class_balanced=class_balanced, multilabel=multilabel,
-                         threshold=threshold, seed=seed, regression=regression, refit=refit)
+                         threshold=threshold, seed=seed, regression=regression, refit=bool(refit))
         self.n_layers = n_layers
 
     def _check(self, X):
