@@ -18,7 +18,7 @@ from affectbench.heads.blocks import Block, rows
 from fixtures.fusion_data import split_evidence
 
 UTT = ["concat", "late", "tfn", "lmf", "misa", "mmin", "attention"]
-FAST = dict(epochs=30, patience=6)
+FAST = dict(epochs=30, patience=6, batch_size=64)
 
 
 def uar(y, p, k=4):

@@ -27,7 +27,7 @@ from .blocks import Block, check_blocks
 # Defaults sized for CPU: the paper grids (EmotionTalk Table 10) use hidden 64–256, dropout
 # 0–0.5, lr 1e-3; we take the small end so every utterance-level head fits an EmotionTalk fold
 # in under a minute on two cores.
-COMMON = dict(epochs=60, lr=1e-3, weight_decay=1e-4, batch_size=64, patience=10,
+COMMON = dict(epochs=60, lr=1e-3, weight_decay=1e-4, batch_size=128, patience=6,
               class_balanced=False, seed=0, regression=False, hidden=64, dropout=0.1,
               grad_clip=1.0, threads=1)
 
@@ -63,6 +63,9 @@ class _Inputs:
     """Blocks as tensors, shared with numpy where possible (no copy of a 10 GB frame array).
 
     Rows are cut per batch and cast to float32 there, so float16 blocks stay float16 in memory.
+    ``X`` may also be any array-like with ``shape``, ``ndim``, ``dtype`` and row indexing by an
+    integer array (a row reader over a sequence shard): it is then read batch by batch, which
+    keeps frame sets larger than memory trainable.
     """
 
     def __init__(self, blocks: list[Block], pool: bool):
@@ -78,17 +81,18 @@ class _Inputs:
                 if np.any(lengths > X.shape[1]) or np.any(lengths < 0):
                     raise SpecError(f"block {b.name}: lengths outside 0..{X.shape[1]} frames")
                 if pool:  # an utterance-level head given frames: the masked mean over valid frames
-                    t = np.arange(X.shape[1])[None, :, None] < lengths[:, None, None]
-                    X = (np.where(t, X, 0).sum(1) / np.maximum(lengths, 1)[:, None]).astype(np.float32)
+                    X = _pool(X, lengths)
                     lengths = None
-            if X.dtype not in (np.float32, np.float16):
-                X = X.astype(np.float32)
             present = np.asarray(b.present, bool)
             if present.shape != (len(b),):
                 raise SpecError(f"block {b.name}: present has shape {present.shape}, expected ({len(b)},)")
             if lengths is not None:
                 present = present & (lengths > 0)  # a sequence without frames is a missing modality
-            self.xs.append(torch.from_numpy(np.ascontiguousarray(X)))
+            if isinstance(X, np.ndarray):
+                if X.dtype not in (np.float32, np.float16):
+                    X = X.astype(np.float32)
+                X = torch.from_numpy(np.ascontiguousarray(X))
+            self.xs.append(X)
             self.present.append(torch.from_numpy(present.copy()))
             self.lengths.append(None if lengths is None else torch.from_numpy(lengths))
         self.n = len(blocks[0])
@@ -96,13 +100,26 @@ class _Inputs:
     def batch(self, idx):
         import torch
 
-        xs = [x[idx].float() for x in self.xs]
+        xs = [x[idx].float() if torch.is_tensor(x) else torch.from_numpy(np.asarray(x[idx.numpy()], np.float32))
+              for x in self.xs]
         lens = [None if ln is None else ln[idx] for ln in self.lengths]
         # trim each sequence block to the longest row of the batch: padded frames cost time
         for i, ln in enumerate(lens):
             if ln is not None and len(ln):
                 xs[i] = xs[i][:, :max(int(ln.max()), 1)]
         return xs, [p[idx] for p in self.present], lens
+
+
+def _pool(X, lengths, chunk: int = 2048):
+    """Mean over each row's valid frames, read in chunks (X may be a row reader)."""
+    out = np.empty((X.shape[0], X.shape[2]), np.float32)
+    for s in range(0, X.shape[0], chunk):
+        idx = np.arange(s, min(s + chunk, X.shape[0]))
+        part = np.asarray(X[idx], np.float32)
+        ln = lengths[idx]
+        t = np.arange(part.shape[1])[None, :, None] < ln[:, None, None]
+        out[idx] = np.where(t, part, 0).sum(1) / np.maximum(ln, 1)[:, None]
+    return out
 
 
 class FusionHead:
