@@ -83,7 +83,7 @@ def write_frames(folder: Path, n: int, t: int, seed=0):
     """Three float16 frame files (and lengths, labels), written in chunks; reused if present."""
     folder.mkdir(parents=True, exist_ok=True)
     done = folder / "done.json"
-    meta = {"n": n, "t": t, "dims": DIMS, "seed": seed}
+    meta = {"n": n, "t": t, "dims": list(DIMS), "seed": seed}
     if done.exists() and json.loads(done.read_text()) == meta:
         return
     y, bits = labels(n, seed)
@@ -135,13 +135,16 @@ def one(kind: str, frames: str | None, options: dict) -> dict:
         train, y, valid, yv, test, yt = rows(B, tr), Y[tr], rows(B, va), Y[va], rows(B, te), Y[te]
         del B
     head = make_head(kind, seed=0, **options)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     head.fit(train, y, valid, yv, n_classes=4)
     fit_s = time.perf_counter() - t0
+    cpu2 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = (cpu2.ru_utime - cpu.ru_utime) + (cpu2.ru_stime - cpu.ru_stime)
     pred = head.predict(test)
     uar = float(np.mean([np.mean(pred[yt == c] == c) for c in range(4)]))
     st = head.state()
-    return {"head": kind, "fit_s": round(fit_s, 1), "epochs": st["epochs_run"],
+    return {"head": kind, "fit_s": round(fit_s, 1), "cpu_s": round(cpu_s, 1), "epochs": st["epochs_run"],
             "best_epoch": st["best_epoch"], "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "test_uar": round(uar, 3), "valid_uar": round(st["best_valid"], 3)}
 
@@ -201,9 +204,9 @@ def main():
         r["options"] = o
         rows.append(r)
         print(json.dumps(r), flush=True)
-    print("\n| head | level | fit s | epochs (best) | peak MB | test UAR |\n|---|---|---|---|---|---|")
+    print("\n| head | level | fit s | CPU s | epochs (best) | peak MB | test UAR |\n|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['head']} | {'frame, ' + str(a.frames) if r['frames'] else 'utterance'} | {r['fit_s']} | "
+        print(f"| {r['head']} | {'frame, ' + str(a.frames) if r['frames'] else 'utterance'} | {r['fit_s']} | {r.get('cpu_s')} | "
               f"{r['epochs']} ({r['best_epoch'] + 1}) | {r['peak_mb']} | {r['test_uar']} |")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))

@@ -43,6 +43,22 @@ class _FrameHead(FusionHead):
 
 
 # ---- MulT ------------------------------------------------------------------------------------
+def frame_pool(x, lengths, p: int):
+    """Average each run of ``p`` frames (only valid ones), so attention costs ``p**2`` less."""
+    import torch
+    import torch.nn.functional as F
+
+    if p <= 1:
+        return x, lengths
+    b, t, d = x.shape
+    tp = -(-t // p)
+    x = F.pad(x, (0, 0, 0, tp * p - t))
+    valid = (torch.arange(tp * p)[None, :] < lengths[:, None]).to(x.dtype)
+    s = (x * valid[..., None]).reshape(b, tp, p, d).sum(2)
+    c = valid.reshape(b, tp, p).sum(2)
+    return s / c.clamp(min=1)[..., None], (lengths + p - 1) // p
+
+
 class MulTHead(_FrameHead):
     """Multimodal Transformer (Tsai et al., ACL 2019): crossmodal attention, no alignment needed.
 
@@ -52,16 +68,20 @@ class MulTHead(_FrameHead):
     passed through a self-attention layer, then pooled over the target's valid frames. The paper
     takes the last time step; we take the masked mean, which does not depend on where padding
     starts. A missing source contributes nothing (its attention output is zeroed); a missing
-    target's vector is zeroed.
+    target's vector is zeroed. For CPU, ``pool`` first averages runs of valid frames (2: 50
+    frames → 25), which cuts the attention cost fourfold and the rest by half; one layer per
+    crossmodal transformer (the paper: 4–5) and ``hidden`` 16 (the paper: 30–40; 32 took 2x as
+    long, 119 s an epoch of 15,400 rows on a loaded two-core machine).
     """
 
     kind = "mult"
-    OPTIONS = {"hidden": 32, "heads": 4, "layers": 2}
+    OPTIONS = {"hidden": 16, "heads": 2, "layers": 1, "pool": 2}
 
     def _build(self, dims, k):
         torch, nn = _nn()
         h, p, M = int(self.hidden), float(self.dropout), len(dims)
         heads, L = int(self.heads), int(self.layers)
+        head = self
 
         class Cross(nn.Module):
             def __init__(self, d):
@@ -92,6 +112,8 @@ class MulTHead(_FrameHead):
                 self.drop = nn.Dropout(p)
 
             def forward(self, xs, present, lengths):
+                pooled = [frame_pool(x, ln, int(head.pool)) for x, ln in zip(xs, lengths)]
+                xs, lengths = [q[0] for q in pooled], [q[1] for q in pooled]
                 seqs, pads = [], []
                 for f, x, ln in zip(self.proj, xs, lengths):
                     t = x.shape[1]

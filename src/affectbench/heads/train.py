@@ -186,6 +186,8 @@ class FusionHead:
 
     # ---- training ----------------------------------------------------------------------
     def fit(self, blocks, y, valid_blocks=None, y_valid=None, n_classes: int | None = None):
+        self.__dict__.pop("signature_", None)  # a refit may take other blocks
+        self.history = []
         self._check(blocks)
         self.signature_ = [(b.name, b.dim) for b in blocks]
         self.names_ = [b.name for b in blocks]
