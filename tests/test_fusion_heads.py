@@ -61,10 +61,11 @@ def fitted(kind, data):
 
 @pytest.mark.parametrize("kind", UTT)
 def test_fusion_beats_the_best_single_modality(kind, data, best_single):
-    # Measured on a loaded 2-core machine (2026-11-29): best single modality 0.46–0.49 UAR
-    # (capped at 0.5: each modality holds one of two bits); the heads 0.88–0.91. A margin of
-    # 0.25 needs at least two modalities' bits to be combined, and leaves ~0.15 of slack below
-    # the measured figures for seeds and platforms.
+    # Measured on a loaded 2-core machine (2026-11-29): single modalities 0.43 / 0.47 / 0.47 UAR
+    # (capped at 0.5: each modality holds one of two bits); the heads 0.85 (late) to 0.92
+    # (concat). A margin of 0.25 (about 0.72) cannot be reached from one modality's bit, so it
+    # proves two were combined, and it leaves 0.13 of slack below the weakest head for seeds and
+    # platforms.
     head = fitted(kind, data)
     best = max(best_single.values())
     assert best < 0.56, best_single
@@ -85,6 +86,7 @@ def test_runs_with_modalities_missing_at_test(kind, data):
     # 30 % of rows lack one modality; the other two still determine the class (C = A xor B)
     assert uar(data["yt"], head.decide(P)) > 0.6
     # A missing from every row: chance is 0.25; B and C together still tell the class
+    # (measured 0.56 lmf … 0.75 misa/mmin; late 0.70)
     no_a = uar(data["yt"], head.predict(data["no_a"]))
     assert no_a > 0.4, (kind, no_a)
     if kind in ("late", "mmin"):  # the heads built for it degrade gracefully
