@@ -172,7 +172,10 @@ def main():
         out = {}
         for kv in items:
             k, v = kv.split("=", 1)
-            out[k] = json.loads(v) if v[:1] in "0123456789-[{tf" or v in ("true", "false") else v
+            try:
+                out[k] = json.loads(v)
+            except json.JSONDecodeError:
+                out[k] = v
         return out
 
     common = opts(a.set)

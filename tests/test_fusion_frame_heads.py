@@ -96,6 +96,20 @@ def test_frame_heads_run_with_modalities_missing(kind, data):
     assert np.all(np.isfinite(P))
     if kind != "mctn":  # MCTN without its source has nothing to read
         assert uar(data["yt"], P.argmax(1)) > 0.4
+    bare = [Block(b.name, b.modality, b.X, b.present & (np.arange(300) >= 5),
+                  np.where(np.arange(300) < 5, 0, b.lengths)) for b in data["test"]]
+    assert np.all(np.isfinite(head.predict_proba(bare)))  # rows with no modality at all
+
+
+def test_frame_head_regression(data):
+    B, yy = split_evidence(300, seed=3, frames=FR)
+    val = ((yy // 2) + 0.5 * (yy % 2))[:, None].astype(np.float32)
+    head = make_head("mult", regression=True, seed=0, epochs=15, patience=5, batch_size=64)
+    head.fit(rows(B, np.arange(240)), val[:240], rows(B, np.arange(240, 300)), val[240:], n_classes=1)
+    P = head.predict(data["test"])
+    assert P.shape == (300, 1)
+    truth = (data["yt"] // 2) + 0.5 * (data["yt"] % 2)
+    assert np.corrcoef(truth, P[:, 0])[0, 1] > 0.7
 
 
 @pytest.mark.parametrize("kind", FRAME)

@@ -91,6 +91,21 @@ def test_runs_with_modalities_missing_at_test(kind, data):
     assert no_a > 0.4, (kind, no_a)
     if kind in ("late", "mmin"):  # the heads built for it degrade gracefully
         assert no_a > 0.55, (kind, no_a)
+    # a row with no modality at all still gets a finite answer
+    bare = [Block(b.name, b.modality, np.where(np.arange(400)[:, None] < 5, 0, b.X).astype(np.float32),
+                  b.present & (np.arange(400) >= 5)) for b in data["test"]]
+    assert np.all(np.isfinite(head.predict_proba(bare)))
+
+
+def test_class_balanced_weights_lift_a_rare_class(data):
+    keep = (data["y"] != 3) | (np.arange(len(data["y"])) % 8 == 0)  # class 3 becomes rare
+    tr, y = rows(data["train"], np.flatnonzero(keep)), data["y"][keep]
+    rec = {}
+    for cb in (False, True):
+        h = make_head("lmf", seed=0, class_balanced=cb, epochs=15, patience=100, batch_size=64)
+        h.fit(tr, y, n_classes=4)
+        rec[cb] = float(np.mean(h.predict(data["test"])[data["yt"] == 3] == 3))
+    assert rec[True] > rec[False], rec
 
 
 @pytest.mark.parametrize("kind", UTT)
