@@ -91,6 +91,11 @@ def test_runs_with_modalities_missing_at_test(kind, data):
     assert no_a > 0.4, (kind, no_a)
     if kind in ("late", "mmin"):  # the heads built for it degrade gracefully
         assert no_a > 0.55, (kind, no_a)
+        per = head.modality_predictions(data["test"])
+        assert set(per) == {"A", "B", "C"} and per["B"].shape == (400, 4)
+        # one modality alone: one bit, so near 0.5 and well above chance (0.25)
+        assert all(0.35 < uar(data["yt"], p.argmax(1)) < 0.6 for p in per.values()), \
+            {k: uar(data["yt"], p.argmax(1)) for k, p in per.items()}
     # a row with no modality at all still gets a finite answer
     bare = [Block(b.name, b.modality, np.where(np.arange(400)[:, None] < 5, 0, b.X).astype(np.float32),
                   b.present & (np.arange(400) >= 5)) for b in data["test"]]

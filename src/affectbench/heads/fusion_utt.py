@@ -358,6 +358,18 @@ class MMINHead(FusionHead):
     kind = "mmin"
     OPTIONS = {"mmin_blocks": 2, "mmin_drop": 0.5, "imagine_weight": 1.0, "cycle_weight": 0.5}
 
+    def modality_predictions(self, blocks) -> dict:
+        """Each modality alone, the others imagined: what MMIN was trained to do."""
+        from .blocks import Block
+
+        self._check(blocks)
+        out = {}
+        for i, b in enumerate(blocks):
+            alone = [x if j == i else Block(x.name, x.modality, x.X, np.zeros(len(x), bool), x.lengths)
+                     for j, x in enumerate(blocks)]
+            out[b.name] = self.predict_proba(alone)
+        return out
+
     def _build(self, dims, k):
         torch, nn = _nn()
         h, p, M, R = int(self.hidden), float(self.dropout), len(dims), int(self.mmin_blocks)
