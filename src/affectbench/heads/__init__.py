@@ -5,8 +5,14 @@ from ..errors import UnknownNameError
 from .linear import LinearAdapter  # noqa: F401
 from .sklearn_head import LogRegHead  # noqa: F401
 from .weighted import WeightedLayerAdapter  # noqa: F401
+from .fusion_utt import (AttentionHead, ConcatHead, LateHead, LMFHead, MISAHead,  # noqa: F401
+                         MMINHead, TFNHead)
+from .fusion_frame import GraphMFNHead, MCTNHead, MFMHead, MFNHead, MulTHead  # noqa: F401
 
 HEADS = {"linear": LinearAdapter, "weighted": WeightedLayerAdapter, "logreg": LogRegHead}
+# Fusion heads take feature blocks (``takes_blocks``); see heads/train.py for their shared loop.
+HEADS.update({h.kind: h for h in (ConcatHead, LateHead, TFNHead, LMFHead, MISAHead, MMINHead,
+                                  AttentionHead, MulTHead, MFNHead, GraphMFNHead, MFMHead, MCTNHead)})
 
 
 def make_head(kind: str, **kwargs):
