@@ -409,3 +409,25 @@ def test_layer_all_with_weighted_head_on_emodb(models, tmp_path):
     data["features"]["options"]["hf-audio"]["layer"] = "last"
     with pytest.raises(SpecError, match='layer = "all"'):
         affectbench.run(affectbench.load_spec(data=data))
+
+
+def test_hf_text_frames_are_the_token_states(bert_dir, fresh_home):
+    """frames = true stores each text's token states (frame-level heads on text), padding cut."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from affectbench.features import extract
+    from affectbench.features.extract import content_keys
+    from affectbench.manifest import normalize
+
+    df = normalize([{"id": str(i), "text": t, "label": "neutral"} for i, t in enumerate(TEXTS)], "t")
+    ex = HFText(model=str(bert_dir), pooling="mean", frames=True, batch_size=2)
+    res = extract(ex, df)
+    assert res.ok.all()
+    seqs = ex.load_frames(content_keys(ex, df))
+    tok = AutoTokenizer.from_pretrained(bert_dir)
+    m = AutoModel.from_pretrained(bert_dir).eval()
+    for t, s in zip(TEXTS, seqs):
+        with torch.inference_mode():
+            ref = m(**tok(t, return_tensors="pt")).last_hidden_state[0].numpy()
+        assert s.shape == ref.shape  # one frame per real token, none for padding
+        np.testing.assert_allclose(s, ref, atol=2e-3)  # stored as float16

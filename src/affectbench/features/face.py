@@ -599,9 +599,9 @@ class HFVision(FaceExtractor):
     modality = "video"
     description = ("a local Hugging Face vision encoder folder (CLIP, DINOv2, ViT, VideoMAE) on face "
                    "crops or whole frames, pooled over frames")
-    defaults = {**_DETECT_DEFAULTS, **{k: v for k, v in _VIDEO_DEFAULTS.items() if k not in ("frames", "max_frames")},
-                "model": "", "crop": "face", "margin": 0.2,
+    defaults = {**_DETECT_DEFAULTS, **_VIDEO_DEFAULTS, "model": "", "crop": "face", "margin": 0.2,
                 "pooling": "pooler", "batch_size": 16}
+    frames_capable = True  # per-frame embeddings (not for VideoMAE clips, encoded whole)
     chunk_size = 4
     start_method = "spawn"
     dim = None
@@ -723,6 +723,8 @@ class HFVision(FaceExtractor):
             n = len(crops)
             if V is not None:
                 vecs = list(V[k:k + n])
+                if self.config.get("frames") and vecs and "_key" in items[i]:
+                    self.write_frames(items[i]["_key"], np.stack(vecs))
                 out[i] = self._try(items[i], lambda: self._finish(track, vecs))
             else:
                 out[i] = self._try(items[i], lambda: self._finish(
@@ -739,6 +741,7 @@ class HFVision(FaceExtractor):
 
 @register
 class HFVisionImage(HFVision):
+    frames_capable = False
     name = "hf-vision-image"
     modality = "image"
     description = "a local Hugging Face vision encoder folder on the face in an image (or the whole image)"

@@ -51,7 +51,8 @@ class HFText(HFExtractorMixin, Extractor):
     modality = "text"
     description = "text encoder from a local Hugging Face folder (BERT, RoBERTa, Chinese BERT …), cls/mean pooled"
     defaults = {"model": None, "pooling": "cls", "layer": "last", "k": 4, "max_length": 256,
-                "batch_size": 32, "device": "cpu"}
+                "batch_size": 32, "device": "cpu", "frames": False, "max_frames": 50}
+    frames_capable = True
     chunk_size = 256
     start_method = "spawn"
     dim = None
@@ -111,6 +112,12 @@ class HFText(HFExtractorMixin, Extractor):
                         out[i] = MediaError(f"utterance {items[i].get('id')}",
                                             f"{self.name} failed: {type(e).__name__}: {e}")
                     continue
+                if c["frames"]:  # token states of the chosen layer(s), for frame-level heads
+                    lens = enc["attention_mask"].sum(1).tolist()
+                    tokens = torch.cat(blocks, -1).float().cpu().numpy()
+                    for j, (i, _) in enumerate(part):
+                        if "_key" in items[i]:
+                            self.write_frames(items[i]["_key"], tokens[j, :lens[j]])
                 for (i, _), v in zip(part, vec):
                     out[i] = v.astype(np.float32)
         return out
