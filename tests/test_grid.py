@@ -81,3 +81,20 @@ def test_summary_rejects_an_unknown_metric(tmp_path):
 
     with pytest.raises(SpecError, match="metric 'accuracy' is not a pooled metric"):
         summary_markdown(g, pd.DataFrame({"head": ["linear"], "labels": ["Four"], "seed": [0], "war": [0.5]}))
+
+
+def test_the_example_grids_validate_every_cell():
+    """The shipped grids (EmotionTalk Tables 2-4, IEMOCAP, MELD) expand into valid specs."""
+    from pathlib import Path
+
+    ex = Path(__file__).parents[1] / "examples"
+    sizes = {"emotiontalk_table2.toml": 5 * 4 * 3, "emotiontalk_table3.toml": 12 * 2 * 3,
+             "emotiontalk_table4.toml": 2 * 3 * 3, "iemocap_fusion_grid.toml": 7 * 3,
+             "meld_fusion_grid.toml": 6 * 3}
+    for name, n in sizes.items():
+        g = load_grid(ex / name, ["corpus.root=/path/to/corpus"])
+        assert len(g.cells) == n, name
+        assert g.table.get("rows") in g.axes
+    t3 = load_grid(ex / "emotiontalk_table3.toml", ["corpus.root=/path/to/corpus"])
+    assert {c.spec.head.kind for c in t3.cells} >= {"tfn", "lmf", "mult", "mctn"}
+    assert all(c.spec.features.options["hf-text"]["frames"] for c in t3.cells)
