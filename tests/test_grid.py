@@ -98,3 +98,20 @@ def test_the_example_grids_validate_every_cell():
     t3 = load_grid(ex / "emotiontalk_table3.toml", ["corpus.root=/path/to/corpus"])
     assert {c.spec.head.kind for c in t3.cells} >= {"tfn", "lmf", "mult", "mctn"}
     assert all(c.spec.features.options["hf-text"]["frames"] for c in t3.cells)
+
+
+def test_grid_cells_on_ray_equal_local(tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    text = BASE.replace("seeds = [0, 1]", "seeds = [0]")
+    local = run_grid(load_grid(_grid(tmp_path, text)))
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs")
+    try:
+        remote = run_grid(load_grid(_grid(tmp_path, text)), jobs=2, executor="ray")
+    finally:
+        ray.shutdown()
+    assert not remote["reused"].any()
+    assert list(remote["war"]) == list(local["war"]) and list(remote["uar"]) == list(local["uar"])
