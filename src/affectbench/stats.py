@@ -48,16 +48,9 @@ def metrics_from_confusions(C: np.ndarray, only=None) -> dict[str, np.ndarray]:
             recall = np.where(present, tp / np.maximum(support, 1), 0.0)
             full = {"war": tp.sum(-1) / support.sum(-1), "uar": recall.sum(-1) / present.sum(-1)}
         return {m: full[m] for m in only}
-    predicted = C.sum(-2)
-    n = support.sum(-1)
-    present = support > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(present, tp / np.maximum(support, 1), 0.0)
-        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-        npresent = present.sum(-1)
-        full = {"war": tp.sum(-1) / n, "uar": (recall * present).sum(-1) / npresent,
-                "macro_f1": (f1 * present).sum(-1) / npresent, "weighted_f1": (f1 * support).sum(-1) / n}
+    from .metrics import _from_confusions  # the runs' own definitions, so nothing can drift
+
+    full = _from_confusions(C)
     return full if only is None else {m: full[m] for m in only}
 
 

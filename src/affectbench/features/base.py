@@ -109,9 +109,14 @@ class Extractor:
     def write_frames(self, key: str, frames: np.ndarray) -> None:
         """Store one item's ``[t, d]`` sequence (float16, at most ``max_frames`` frames), atomically:
         written before the item's pooled row, so a cached row always has its frames."""
+        arr = chunk_mean(np.asarray(frames, np.float32), int(self.config.get("max_frames") or 0))
+        self.save_frames(key, arr)
+
+    def save_frames(self, key: str, arr: np.ndarray) -> None:
+        """``arr`` as float16 under the content key, via a temp file and a rename (a crash never
+        leaves half a file where a reader looks)."""
         import os
 
-        arr = chunk_mean(np.asarray(frames, np.float32), int(self.config.get("max_frames") or 0))
         d = self.frames_dir()
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / f".{key}.{os.getpid()}.tmp"

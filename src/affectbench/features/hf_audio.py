@@ -523,20 +523,11 @@ class HFAudio(HFExtractorMixin, Extractor):
         return out
 
     # -- frame sequences --------------------------------------------------------------------------
-    def frames_dir(self) -> Path:
-        from ..paths import home
-
-        return home() / "features" / f"{self.name}-{self.identity_hash()}" / "frames"
-
     def _write_frames(self, key: str, parts: list[np.ndarray]) -> None:
+        """All the encoder's frames, (T, D) or (layers, T, D) for layer = "all": `frames_for` gives
+        them back whole; frame-level heads read them through `load_frames` (≤ max_frames)."""
         arr = np.concatenate(parts, axis=1)  # (blocks, T, D)
-        arr = arr[0] if arr.shape[0] == 1 else arr
-        d = self.frames_dir()
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{key}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arr.astype(np.float16))
-        os.replace(tmp, d / f"{key}.npy")
+        self.save_frames(key, arr[0] if arr.shape[0] == 1 else arr)
 
     def frames_for(self, row: dict) -> np.ndarray:
         """The stored frame sequence of a manifest row (after an extraction with ``frames = true``)."""
