@@ -207,7 +207,7 @@ def test_dropped_rows_are_counted_per_split_and_speaker():
     from affectbench.runner import _dropped
 
     df = pd.DataFrame({"split": ["train", "train", "dev", "test"], "speaker": ["a", "a", "b", "c"]})
-    d = _dropped(df, np.array([True, True, False, True]), None)
+    d = _dropped(df, np.array([True, True, False, True]))
     assert d == {"total": 3, "by_split": {"train": 2, "test": 1}, "by_speaker": {"a": 2, "c": 1}}
 
 

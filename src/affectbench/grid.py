@@ -34,22 +34,16 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 import numpy as np
 import pandas as pd
 
 from .errors import AffectbenchError, SpecError
-from .spec import Spec, load_spec, parse_override
+from .spec import Spec, load_spec, parse_override, read_spec_file, resolve_root
 
 
 @dataclass
@@ -94,30 +88,17 @@ def _axis_values(axis: dict, i: int, source: str) -> list[tuple[str, dict]]:
 
 def load_grid(path: str | Path, overrides: list[str] | None = None) -> Grid:
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"{path}: grid file not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path}: not a valid TOML grid: {e}") from None
+    data = read_spec_file(path, "grid")
     source = str(path)
     unknown = sorted(set(data) - {"base", "seeds", "axis", "table", "name"})
     if unknown:
         raise SpecError(f"{source}: unknown key(s) {unknown}. Valid: base, seeds, axis, table, name")
     base = data.get("base")
     if isinstance(base, str):
-        base_path = (path.parent / base).resolve()
-        base_spec = tomllib.loads(base_path.read_text(encoding="utf-8")) if base_path.is_file() else None
-        if base_spec is None:
-            raise SpecError(f"{source}: base spec {base_path} not found")
-        root = base_spec.get("corpus", {}).get("root")
-        if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
-            base_spec["corpus"]["root"] = str((base_path.parent / root).resolve())
+        base_spec = read_spec_file((path.parent / base).resolve(), "base spec")
     elif isinstance(base, dict):
         base_spec = base
-        root = base_spec.get("corpus", {}).get("root")
-        if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
-            base_spec["corpus"]["root"] = str((path.parent / root).resolve())
+        resolve_root(base_spec, path.resolve().parent)
     else:
         raise SpecError(f"{source}: 'base' must be a spec file name or a [base] table")
     axes = [(a.get("name") or f"axis{i + 1}", _axis_values(a, i, source))

@@ -45,13 +45,17 @@ def protocol_line(info: dict) -> str:
     return f"{PROTOCOLS.get(kind, kind)} over {p.get('group', '?')}, {folds} fold(s)"
 
 
+def transductive(info: dict) -> bool:
+    """Older folders have no "transductive" flag: per-speaker normalisation saw test speakers."""
+    return bool(info.get("transductive", info.get("normalization", {}).get("mode") == "speaker"))
+
+
 def caveats(metrics: dict, info: dict) -> list[str]:
     """What a reader must know before trusting the numbers (also shown on the leaderboard)."""
     c = info.get("corpus", {})
     out = list(c.get("caveats", [])) + list(c.get("warnings", []))
     out += [f"incomplete copy: {p}" for p in c.get("problems", [])]
-    # older folders have no "transductive" flag: per-speaker normalisation saw test speakers
-    if info.get("transductive", info.get("normalization", {}).get("mode") == "speaker"):
+    if transductive(info):
         out.append("transductive normalisation: statistics fitted on test data too (no labels)")
     p = info.get("protocol", {})
     if p and not p.get("speaker_independent", True):
@@ -140,7 +144,7 @@ def run_context(metrics: dict, info: dict, spec_text: str | None = None, extra_c
         "protocol": protocol_line(info),
         "speaker_independent": info.get("protocol", {}).get("speaker_independent", False),
         "normalization": info.get("normalization", {}).get("description", ""),
-        "transductive": bool(info.get("transductive", info.get("normalization", {}).get("mode") == "speaker")),
+        "transductive": transductive(info),
         "features": [f.get("extractor", "?") for f in info.get("features", [])],
         "head": spec.get("head", {}).get("kind", "?") + f"; seed {spec.get('seed', '?')}",
         "data_fingerprint": info.get("data_fingerprint", ""),

@@ -423,11 +423,9 @@ def _normalised(spec: Spec, b: FeatureBlock, fold, speakers, ids) -> np.ndarray:
     if len(train) == 0:
         raise AffectbenchError(f"fold {fold.name}: no training utterance has '{b.name}' features")
     Z = np.zeros(b.X.shape, np.float32)
-    X = np.where(pres[:, None], b.X, 0.0).astype(np.float32)
-    _assert_finite(X, f"features '{b.name}'", ids)
     # positions of the training rows inside the present rows
     where = np.cumsum(pres) - 1
-    Z[pres] = normalise(X[pres], mode, where[train], np.asarray(speakers)[pres], b.pool_X, b.pool_speakers)
+    Z[pres] = normalise(b.X[pres], mode, where[train], np.asarray(speakers)[pres], b.pool_X, b.pool_speakers)
     _assert_finite(Z, f"features '{b.name}' after {mode} normalisation", ids)
     return Z
 
@@ -555,15 +553,17 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     block_head = getattr(HEADS[spec.head.kind], "takes_blocks", False)
     fs = extract_features(spec, data, plans, rep, partial=block_head)
     n_view = len(data.df)
-    dropped = _dropped(data.df, ~fs.ok, spec)
+    dropped = _dropped(data.df, ~fs.ok)
     if dropped["total"]:
         rep.log(f"[yellow]skipping {dropped['total']} utterance(s) that failed extraction[/]")
     df = data.df[fs.ok].reset_index(drop=True)
+    ids = df["id"].astype(str).to_numpy()
     for b in fs.blocks:
-        if b.X is not None:
-            b.X = b.X[fs.ok]
         if b.present is not None:
             b.present = b.present[fs.ok]
+        if b.X is not None:  # once per run, not per fold: absent rows are zeros, the rest finite
+            b.X = np.where(b.present[:, None], b.X[fs.ok], 0.0).astype(np.float32)
+            _assert_finite(b.X, f"features '{b.name}'", ids)
     n_layers = _weighted_layers(spec, fs)
     if getattr(HEADS[spec.head.kind], "needs_sequences", False):
         load_sequences(fs, plans, df)
@@ -583,7 +583,6 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     Y_train = _targets(df.assign(y=df["y_train"]), data.view) if data.train_view is not None else None
     speakers = df["speaker"].astype(object).to_numpy()
     texts = df["text"].astype(object).fillna("").tolist()
-    ids = df["id"].astype(str).to_numpy()
     preds, fold_metrics, fold_info = [], [], []
     upd = rep.task("folds", len(folds))
     upd(0, len(folds))
@@ -636,7 +635,7 @@ def _weighted_layers(spec: Spec, fs: FeatureSet):
     return layered[0].extractor.n_layers
 
 
-def _dropped(df: pd.DataFrame, bad: np.ndarray, spec: Spec) -> dict:
+def _dropped(df: pd.DataFrame, bad: np.ndarray) -> dict:
     """Utterances left out because a file failed: counted per row (not per distinct file),
     per official split and per speaker."""
     out = {"total": int(bad.sum())}

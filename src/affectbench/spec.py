@@ -259,34 +259,46 @@ def _apply(data: dict, key: str, value, source: str) -> None:
     cur[parts[-1]] = value
 
 
+def read_spec_file(path: str | Path, what: str = "spec") -> dict:
+    """A TOML spec (or grid) file as a dict; a relative ``corpus.root`` is made relative to the
+    file. Missing, unreadable, binary and non-UTF-8 files are one clear error each."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: {what} file not found")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read the {what} file ({e.strerror})") from None
+    if b"\0" in raw[:8192]:
+        raise SpecError(f"{path}: a binary file, not a TOML {what}; pass the .toml file "
+                        "(see examples/*.toml)")
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM from a Windows editor is fine
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise SpecError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the "
+                        f"{what} as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML: {e}") from None
+    resolve_root(data, path.resolve().parent)
+    return data
+
+
+def resolve_root(data: dict, base: Path) -> None:
+    """A relative ``corpus.root`` in a spec dict, made absolute against ``base`` (in place)."""
+    corpus = data.get("corpus")
+    root = corpus.get("root") if isinstance(corpus, dict) else None
+    if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
+        corpus["root"] = str((base / root).resolve())
+
+
 def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None = None,
               data: dict | None = None) -> Spec:
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SpecError(f"{path}: spec file not found")
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise SpecError(f"{path}: cannot read the spec file ({e.strerror})") from None
-        if b"\0" in raw[:8192]:
-            raise SpecError(f"{path}: a binary file, not a TOML spec; pass the .toml file "
-                            "(see examples/*.toml)")
-        try:
-            text = raw.decode("utf-8-sig")  # a BOM from a Windows editor is fine
-        except UnicodeDecodeError as e:
-            line = raw[:e.start].count(b"\n") + 1
-            raise SpecError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the "
-                            "spec as UTF-8") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise SpecError(f"{path}: not valid TOML: {e}") from None
+        data = read_spec_file(path)
         source = str(path)
-        base = path.resolve().parent
-        root = data.get("corpus", {}).get("root") if isinstance(data.get("corpus"), dict) else None
-        if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
-            data["corpus"]["root"] = str((base / root).resolve())
     else:
         data = dict(data or {})
         source = "spec"

@@ -24,49 +24,34 @@ pair >= 0.10) and says why.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import pandas as pd
-
 from ..labels import LabelSet, LabelView
-from ..manifest import normalize
-from ..paths import home
-from .base import Corpus, register
+from . import demo_av_synth, demo_synth
+from .base import register
+from .demo import GeneratedCorpus
 from .demo_av_synth import DEMO_AV_EMOTIONS, DEMO_AV_VERSION, synthesize_demo_av
 
 
-def _generator_hash() -> str:
-    """Both generators' sources (the voice is demo_synth's): an edit regenerates the set."""
-    from . import demo_av_synth, demo_synth
-
-    h = hashlib.sha1()
-    for mod in (demo_av_synth, demo_synth):
-        h.update(Path(mod.__file__).read_bytes())
-    return h.hexdigest()[:8]
-
-
 @register
-class DemoAV(Corpus):
+class DemoAV(GeneratedCorpus):
     name = "demo_av"
     title = "affectbench three-modality demo"
     description = ("Built-in synthetic demo (audio + text + video, 8 speakers, 4 emotions; anger in the "
                    "voice, sadness in the words, happiness on the face); not a benchmark.")
     modalities = ("audio", "text", "video")
-    language = "en"
-    needs_root = False
-    default_protocol = {"kind": "loso"}
     expected = {"total": 256, "label": {e: 64 for e in DEMO_AV_EMOTIONS}}
     layout_hint = "nothing: generated under $AFFECTBENCH_HOME/demo_av (or the folder given)"
     labelset = LabelSet(DEMO_AV_EMOTIONS, {
         "four": LabelView.identity("four", DEMO_AV_EMOTIONS, "neutral/happy/sad/angry")},
         default_view="four")
+    # both generators' sources (the voice is demo_synth's)
+    generator_modules = (demo_av_synth, demo_synth)
+    generator_version = DEMO_AV_VERSION
+    columns = ("id", "speaker", "label", "text", "audio", "video")
 
-    def read(self, root: Path | None, on_error, issues) -> pd.DataFrame:
-        out = Path(root) if root else home() / "demo_av" / f"v{DEMO_AV_VERSION}-{_generator_hash()}"
-        rows = synthesize_demo_av(out)
-        keep = ("id", "speaker", "label", "text", "audio", "video")
-        return normalize([{k: r[k] for k in keep} | {"language": "en"} for r in rows], self.name)
+    def synthesize(self, out: Path) -> list[dict]:
+        return synthesize_demo_av(out)
 
     def caveats(self, df):
         n, missing = len(df), int(df["video"].isna().sum())
