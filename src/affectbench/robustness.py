@@ -243,8 +243,9 @@ def perturb_audio(p: Perturbation, x: np.ndarray, rng) -> np.ndarray:
 
         y = fftconvolve(x, impulse_response(p.value, rng))[:len(x)]
         y *= math.sqrt(np.mean(x ** 2) / max(np.mean(y ** 2), 1e-12))
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    return (y / peak * 0.99 if peak > 1.0 else y).astype(np.float32)
+    # no peak normalisation: the cached file is float WAV, so a sum above full scale is kept
+    # exactly (rescaling would change loudness, which is itself a feature)
+    return y.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- text, faces
