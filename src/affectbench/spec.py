@@ -340,7 +340,7 @@ def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None
         source = "spec"
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
     for key, value in items:
-        if key == "corpus.root" and isinstance(value, str):
+        if key.endswith(".root") and isinstance(value, str):  # corpus.root, protocol.test.root
             value = str(Path(value).expanduser().resolve())
         _apply(data, key, value, source)
     return _check(_build(Spec, data, "", source), source)
