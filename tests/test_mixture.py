@@ -146,3 +146,17 @@ def test_root_entries_read_the_corpus_through_its_adapter(tmp_path):
                        tmp_path / "o", formats=("jsonl",))
     assert s["classes"] == ["neutral", "happy", "sad", "angry", "fear", "disgust", "surprise", "calm"]
     assert s["splits"]["train"]["per_corpus"]["ravdess"] == {"angry": 16, "happy": 16, "neutral": 8}
+
+
+def test_annotated_vad_rows_are_rescaled_from_their_scale(tmp_path):
+    from fixtures.emobank_fixture import build_emobank
+
+    root = build_emobank(tmp_path / "eb")
+    s = export_mixture(parse({"name": "eb", "answer": "vad", "corpus": [
+        {"name": "emobank", "root": str(root), "vad_scale": [1, 5]}]}), tmp_path / "o", formats=("jsonl",))
+    recs = [json.loads(x) for x in (tmp_path / "o" / "train.jsonl").open()]
+    assert len(recs) == s["splits"]["train"]["records"] == 24
+    r = recs[0]
+    assert r["vad_source"] == "annotated" and r["label"] is None
+    assert r["vad"] == {d: pytest.approx((r["native"][d] - 1) / 2 - 1) for d in ("valence", "arousal", "dominance")}
+    assert json.loads(r["messages"][2]["content"]) == r["vad"]
