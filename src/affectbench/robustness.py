@@ -371,71 +371,88 @@ def _perturb_video(p: Perturbation, r: dict, tmp: Path, rng) -> None:
 
 # ------------------------------------------------------------------------------- scoring
 def evaluate(spec, df, fs, plans, folds, heads, Y, classes, task, rep, block_head, pooled) -> dict:
-    """Every perturbation: each fold's head on its perturbed test rows; WAR/UAR and the drop."""
-    from . import metrics as M
+    """Every perturbation: each fold's head on its perturbed test rows; WAR/UAR and the drop
+    from clean (on the same rows when some perturbed files failed)."""
     from .features import extract
-    from .runner import fold_blocks, fold_matrix
 
     if task != "single_label":
         raise SpecError("[robustness] reports WAR/UAR: it needs a single-label view")
     out = {"clean": {"war": pooled["war"], "uar": pooled["uar"], "n": pooled["n"]}, "runs": []}
-    speakers = df["speaker"].astype(object).to_numpy()
-    ids = df["id"].astype(str).to_numpy()
-    texts = df["text"].astype(object).fillna("").tolist()
+    need = np.unique(np.concatenate([f.test for f in folds]))
+    ctx = (spec, fs, folds, heads, Y, block_head, df["speaker"].astype(object).to_numpy(),
+           df["id"].astype(str).to_numpy(), df["text"].astype(object).fillna("").tolist())
     for p in parse_perturbations(spec.robustness.perturbations, seed=spec.seed):
         mods = [b.modality for b in fs.blocks]
-        target = [m for m in mods if m == p.modality or (p.modality == "visual" and m in ("image", "video"))]
+        target = {m for m in mods if m == p.modality or (p.modality == "visual" and m in ("image", "video"))}
         if not target:
             out["runs"].append({"name": p.name, "skipped": f"no feature block reads {p.modality}"})
             continue
         upd = rep.task(f"robustness: {p.name}", None)
-        Xp, ok, texts_p, fails = _perturbed_blocks(spec, p, df, fs, set(target), extract)
+        Xp, ok, texts_p, fails = _perturbed_blocks(spec, p, df, fs, target, extract, need)
         upd(1, 1)
-        true, pred, clean_true = [], [], []
-        for fold, head in zip(folds, heads):
-            test = fold.test[ok[fold.test]]
-            if not len(test):
-                continue
-            X = (fold_blocks if block_head else fold_matrix)(spec, _swap(fs, Xp, test), fold, speakers,
-                                                             _swap_texts(texts, texts_p, test), ids)
-            from .heads.blocks import rows
-
-            P = head.predict_proba(rows(X, test) if block_head else X[test])
-            pred.append(head.decide(P))
-            true.append(Y[test])
-        t, pr = np.concatenate(true), np.concatenate(pred)
-        m = M.classification(t, pr, classes, n_boot=0, seed=spec.seed)
-        out["runs"].append({"name": p.name, "kind": p.kind, "value": p.value, "n": int(len(t)),
-                            "failed": len(fails), "war": m["war"], "uar": m["uar"],
-                            "drop_war": out["clean"]["war"] - m["war"],
-                            "drop_uar": out["clean"]["uar"] - m["uar"]})
-        rep.log(f"robustness {p.name}: WAR {m['war']:.3f} UAR {m['uar']:.3f} "
+        row = _score(ctx, Xp, ok, texts_p, classes, out["clean"], not ok[need].all())
+        out["runs"].append({"name": p.name, "kind": p.kind, "value": p.value, "failed": len(fails), **row})
+        rep.log(f"robustness {p.name}: WAR {row['war']:.3f} UAR {row['uar']:.3f} "
                 f"(clean {out['clean']['war']:.3f} / {out['clean']['uar']:.3f})")
     return out
 
 
-def _perturbed_blocks(spec, p, df, fs, target, extract):
-    """Perturbed features for the blocks that read the perturbed modality (others: None)."""
+def _score(ctx, Xp, ok, texts_p, classes, clean: dict, partial: bool) -> dict:
+    """Each fold's head on its test rows, perturbed (and clean again on the same rows when
+    ``partial``: some rows could not be perturbed)."""
+    from . import metrics as M
+    from .heads.blocks import rows
+    from .runner import fold_blocks, fold_matrix
+
+    spec, fs, folds, heads, Y, block_head, speakers, ids, texts = ctx
+    make = fold_blocks if block_head else fold_matrix
+    true, pert, base = [], [], []
+    for fold, head in zip(folds, heads):
+        test = fold.test[ok[fold.test]]
+        if not len(test):
+            continue
+        X = make(spec, _swap(fs, Xp, test), fold, speakers, _swap_texts(texts, texts_p, test), ids)
+        pert.append(head.decide(head.predict_proba(rows(X, test) if block_head else X[test])))
+        true.append(Y[test])
+        if partial:
+            X = make(spec, fs, fold, speakers, texts, ids)
+            base.append(head.decide(head.predict_proba(rows(X, test) if block_head else X[test])))
+    t = np.concatenate(true)
+    m = M.classification(t, np.concatenate(pert), classes, n_boot=0, seed=spec.seed)
+    ref = M.classification(t, np.concatenate(base), classes, n_boot=0) if partial else clean
+    return {"n": int(len(t)), "war": m["war"], "uar": m["uar"], "clean_war": ref["war"],
+            "clean_uar": ref["uar"], "drop_war": ref["war"] - m["war"], "drop_uar": ref["uar"] - m["uar"]}
+
+
+def _perturbed_blocks(spec, p, df, fs, target, extract, need: np.ndarray):
+    """Perturbed features of the rows some fold tests (``need``), for the blocks that read the
+    perturbed modality; rows of other blocks, and rows never tested, are not touched."""
     ok = np.ones(len(df), bool)
     Xp, texts_p, fails = {}, None, []
+    sub = df.iloc[need].reset_index(drop=True)
     for bi, b in enumerate(fs.blocks):
         if b.modality not in target:
             continue
-        pdf, f = perturbed_frame(p, df, b.modality)
+        pdf, f = perturbed_frame(p, sub, b.modality)
         fails += f
         if b.per_fold:
-            texts_p = pdf["text"].astype(object).fillna("").tolist()
+            texts_p = df["text"].astype(object).fillna("").tolist()
+            for i, t in zip(need, pdf["text"].astype(object).fillna("")):
+                texts_p[i] = t
             continue
-        has = pdf[b.modality].notna().to_numpy() if b.modality != "text" else np.ones(len(df), bool)
+        has = pdf[b.modality].notna().to_numpy() if b.modality != "text" else np.ones(len(sub), bool)
+        had = sub[b.modality].notna().to_numpy() if b.modality != "text" else has
         res = extract(b.extractor, pdf[has], jobs=spec.features.jobs, on_error="skip",
                       executor=spec.features.executor, address=spec.features.address)
         X, _ = b.extractor.split_stats(res.X)
         full = np.zeros_like(b.X)
-        rows = np.flatnonzero(has)[res.ok]
+        rows = need[np.flatnonzero(has)[res.ok]]
         full[rows] = X
         good = np.zeros(len(df), bool)
         good[rows] = True
-        ok &= good | ~has  # a row without this modality keeps its (absent) block; a failed one is left out
+        absent = np.ones(len(df), bool)
+        absent[need[had]] = False  # rows that had this modality must have been perturbed
+        ok &= good | absent
         fails += res.failures
         Xp[bi] = full
     return Xp, ok, texts_p, fails
