@@ -146,6 +146,7 @@ def test_root_entries_read_the_corpus_through_its_adapter(tmp_path):
                        tmp_path / "o", formats=("jsonl",))
     assert s["classes"] == ["neutral", "happy", "sad", "angry", "fear", "disgust", "surprise", "calm"]
     assert s["splits"]["train"]["per_corpus"]["ravdess"] == {"angry": 16, "happy": 16, "neutral": 8}
+    assert "a complete copy has 1440" in s["splits"]["train"]["label_space"][0]["partial_copy"][0]
 
 
 def test_annotated_vad_rows_are_rescaled_from_their_scale(tmp_path):

@@ -143,6 +143,7 @@ class Source:
         self.entry = entry
         self.corpus = get_corpus(entry.name, **entry.options)
         self._df = None
+        self.problems: list[str] = []  # a partial copy is used as it is; the summary says so
         if entry.manifest:
             import pyarrow.parquet as pq
 
@@ -155,7 +156,8 @@ class Source:
                 raise SpecError(f"{p}: not a Parquet manifest ({e})") from None
             self.n = self._pf.metadata.num_rows
         else:
-            self._df = self.corpus.prepare(entry.root).manifest
+            prepared = self.corpus.prepare(entry.root)
+            self._df, self.problems = prepared.manifest, prepared.problems
             self.n = len(self._df)
 
     def columns(self, cols) -> pd.DataFrame:
@@ -197,6 +199,8 @@ def _light(src: Source, mix: Mixture, classes) -> tuple[pd.DataFrame, dict]:
         df = df[df["split"].astype(object).isin(src.entry.splits)]
     mapped, applied = labelspace.apply(df, src.corpus, classes)
     rep = applied.as_dict()
+    if src.problems:
+        rep["partial_copy"] = src.problems[:5] + ([f"… {len(src.problems) - 5} more"] if len(src.problems) > 5 else [])
     if mix.answer == "vad" and src.entry.vad_scale:  # annotated rows without a class are kept too
         extra = df[~df["_pos"].isin(mapped["_pos"]) & df[list(labelspace.DIMENSIONS)].notna().all(axis=1)]
         mapped = pd.concat([mapped, extra.assign(y=None)], ignore_index=True)
