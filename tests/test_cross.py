@@ -70,6 +70,8 @@ def test_bad_cross_specs_are_refused_before_reading(copies, monkeypatch):
         load_spec(data=_spec(copies, labels=["happy", "joy"]))
     with pytest.raises(SpecError, match="unknown key"):
         load_spec(data=_spec(copies, test={"name": "ravdess", "rot": "x"}))
+    with pytest.raises(SpecError, match="belong to protocol.kind = \"cross\""):
+        load_spec(data={"name": "x", "corpus": {"name": "demo"}, "protocol": {"labels": ["happy", "sad"]}})
     from affectbench import crosscorpus
 
     monkeypatch.setattr(crosscorpus, "SHARED_SOURCES", {frozenset({"cremad", "ravdess"})})

@@ -26,6 +26,8 @@ def test_every_adapter_maps_into_the_vocabulary_and_states_a_licence():
     for n in corpus_names():
         c = get_corpus(n)
         m = labelspace.mapping(c)  # raises for a target outside the vocabulary
+        stray = set(c.canonical) - set(c.labelset.labels)
+        assert not stray, f"{n}: canonical keys {stray} are not labels the adapter writes (labelset.labels)"
         assert set(m) >= set(c.labelset.labels), n
         assert all(v is None or v in labelspace.VOCABULARY for v in m.values()), n
         assert c.licence, f"{n}: no licence"

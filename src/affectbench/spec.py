@@ -212,6 +212,9 @@ def _check(spec: Spec, source: str) -> Spec:
         from .crosscorpus import check_spec
 
         check_spec(spec, source)
+    elif any(v is not None for v in (spec.protocol.train, spec.protocol.test, spec.protocol.labels)):
+        raise SpecError(f"{source}: protocol.train / test / labels belong to protocol.kind = \"cross\"; "
+                        f"this spec's kind is {spec.protocol.kind or 'the corpus default'!r}")
     if spec.robustness.perturbations:
         from .robustness import parse_perturbations
 
