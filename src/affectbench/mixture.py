@@ -300,7 +300,6 @@ def _quotas(mix: Mixture, lights: list[pd.DataFrame], classes) -> list[np.ndarra
             share = [a * wi / mass if mass else 0 for a, wi in zip(avail, w)]
         for i, sh in enumerate(share):
             cells[(i, "*")] = total * sh
-    out = [np.zeros(0, np.int32)] * len(lights)
     out = [np.zeros(int(lt["_pos"].max()) + 1 if len(lt) else 0, np.int32) for lt in lights]
     for (i, c), q in sorted(cells.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         lt = lights[i]
