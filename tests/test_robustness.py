@@ -150,3 +150,33 @@ def test_text_typos_in_a_run_report_the_drop(tmp_path):
     assert "skipped" in blur and "visual" in blur["skipped"]
     text = res.report.read_text()
     assert "| typo rate=0.5 | 12 |" in text and "skipped: no feature block reads visual" in text
+
+
+def test_a_row_that_cannot_be_perturbed_is_left_out_of_both_scores(tmp_path, monkeypatch):
+    import affectbench as ab
+    from affectbench.errors import MediaError
+    from fixtures.cremad_fixture import build_cremad
+
+    root = build_cremad(tmp_path / "cremad", actors=range(1001, 1005), sentences=("DFA",),
+                        emotions=("ANG", "HAP", "NEU", "SAD"), seconds=0.3)
+    real = R._materialise
+
+    def flaky(p, r, modality, key):
+        if r["audio"].endswith("1002_DFA_HAP_XX.wav"):
+            raise MediaError(r["audio"], "cannot be perturbed (test)")
+        return real(p, r, modality, key)
+
+    monkeypatch.setattr(R, "_materialise", flaky)
+    spec = ab.load_spec(data={
+        "name": "flaky", "output_dir": str(tmp_path / "runs"), "metrics": {"bootstrap": 0},
+        "corpus": {"name": "cremad", "root": str(root), "allow_partial": True, "view": "four"},
+        "protocol": {"kind": "loso"}, "features": {"extractors": ["egemaps"]},
+        "robustness": {"perturbations": [{"kind": "clip", "level": [0.05]}]}})
+    res = ab.run(spec)
+    m = res.metrics
+    r = m["robustness"]["runs"][0]
+    assert m["pooled"]["n"] == 16 and r["n"] == 15 and r["failed"] == 1
+    preds = pd.read_parquet(res.folder / "predictions.parquet")
+    same_rows = preds[preds["id"] != "1002_DFA_HAP_XX"]
+    assert r["clean_war"] == pytest.approx((same_rows["true"] == same_rows["pred"]).mean())
+    assert r["drop_war"] == pytest.approx(r["clean_war"] - r["war"])
