@@ -49,6 +49,10 @@ def test_example_spec_runs_cross_corpus_with_robustness(copies):
     runs = m["robustness"]["runs"]
     assert [r["name"] for r in runs] == ["noise pink snr=10"]
     assert all(r["n"] == 24 and r["drop_uar"] == pytest.approx(m["pooled"]["uar"] - r["uar"]) for r in runs)
+    from affectbench.spec import tomllib  # tomli on Python 3.10
+
+    written = tomllib.loads((res.folder / "spec.toml").read_text())["protocol"]
+    assert written["train"][0]["name"] == "cremad" and written["test"]["name"] == "ravdess"
     assert run(spec).reused  # same identity: the finished run is reused
 
 
