@@ -96,6 +96,11 @@ def test_perturbed_media_are_deterministic_cached_and_keyed_by_seed(tmp_path, fr
     sf.write(tmp_path / "noise" / "n.wav", np.random.default_rng(0).standard_normal(SR // 4) * 0.1, SR)
     pf = R.parse_perturbations([{"kind": "noise", "snr": [0], "noise": str(tmp_path / "noise")}])[0]
     assert "noise_files" in pf.identity()
+    before = pf.identity()["noise_files"]
+    sf.write(tmp_path / "noise" / "m.wav", np.zeros(100), SR)
+    assert R.parse_perturbations([{"kind": "noise", "snr": [0], "noise": str(tmp_path / "noise")}])[0] \
+        .identity()["noise_files"] != before  # other noise files: another run identity and cache key
+    (tmp_path / "noise" / "m.wav").unlink()
     y, _ = R.perturbed_frame(pf, df, "audio")
     z = sf.read(y["audio"][1])[0]
     assert 10 * np.log10(np.mean(tone(500, 0.5) ** 2) / np.mean((z - tone(500, 0.5)) ** 2)) == pytest.approx(0, abs=0.01)

@@ -103,6 +103,11 @@ def parse_perturbations(items, source: str = "spec", seed: int = 0) -> list[Pert
     return out
 
 
+def identities(spec) -> list[dict]:
+    """What decides the perturbed media of a run (for the run identity)."""
+    return [p.identity() for p in parse_perturbations(spec.robustness.perturbations, seed=spec.seed)]
+
+
 def _check_options(kind, opts, values, where) -> None:
     if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise SpecError(f"{where}: the swept values must be numbers, got {values!r}")

@@ -190,9 +190,14 @@ def run_identity(spec: Spec, data: Data, plans: list[Planned]) -> dict:
         if p.pool_keys is not None:
             f["speaker_statistics_content"] = _digest(sorted(p.pool_keys))
         feats.append(f)
-    return {"affectbench": metadata.version("affectbench"), "runner_version": RUNNER_VERSION,
-            "spec": spec.deciding(), "data_fingerprint": data.fingerprint, "features": feats,
-            "head": {"kind": spec.head.kind, "version": str(getattr(head_cls, "VERSION", "1"))}}
+    out = {"affectbench": metadata.version("affectbench"), "runner_version": RUNNER_VERSION,
+           "spec": spec.deciding(), "data_fingerprint": data.fingerprint, "features": feats,
+           "head": {"kind": spec.head.kind, "version": str(getattr(head_cls, "VERSION", "1"))}}
+    if spec.robustness.perturbations:  # algorithm version, noise-folder contents
+        from .robustness import identities
+
+        out["robustness"] = identities(spec)
+    return out
 
 
 def identity_hash(identity: dict) -> str:
