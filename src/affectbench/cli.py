@@ -54,18 +54,11 @@ ROOT_OR_LAST_HELP = ("the corpus folder as downloaded (layouts: docs/corpora.md)
 
 
 @corpora_app.command("list")
-def corpora_list():
-    """The corpora affectbench can read, with their modalities and default protocol."""
-    from rich.table import Table
+def corpora_list(as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """The corpora affectbench can read: modalities, language, size, licence, default protocol."""
+    from .cli_catalogue import print_list
 
-    from .corpora import corpus_names, get_corpus
-
-    t = Table("name", "modalities", "protocol", "views", "description")
-    for n in corpus_names():
-        c = get_corpus(n)
-        t.add_row(n, ",".join(c.modalities), c.default_protocol["kind"], ",".join(c.labelset.views),
-                  c.description)
-    _console().print(t)
+    print_list(_console(), as_json)
 
 
 def _reading(name: str):
@@ -150,11 +143,19 @@ def _load_manifest(name: str, root):
 
 
 @corpora_app.command("stats")
-def corpora_stats(name: str = typer.Argument(..., help=CORPUS_HELP),
+def corpora_stats(name: Optional[str] = typer.Argument(None, help=CORPUS_HELP),
                   root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                   view: Optional[str] = typer.Option(None, help="count a label view's classes"),
+                  all_: Optional[Path] = typer.Option(None, "--all", help="ROOTS.toml (name = \"root\" "
+                                                      "lines): one row per copy you have"),
                   as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Counts by label × split, group and speaker (from ROOT, or the last prepared manifest)."""
+    if all_ is not None:
+        from .cli_catalogue import print_stats_all
+
+        return print_stats_all(all_, _console(), as_json)
+    if name is None:
+        raise AffectbenchError("name a corpus (see `affectbench corpora list`) or pass --all ROOTS.toml")
     c, df = _load_manifest(name, root)
     target = "label"
     note = ""
@@ -267,15 +268,26 @@ def corpora_agreement(name: str = typer.Argument(..., help=CORPUS_HELP),
 
 
 @corpora_app.command("export")
-def corpora_export(name: str = typer.Argument(..., help=CORPUS_HELP),
+def corpora_export(name: Optional[str] = typer.Argument(None, help=CORPUS_HELP),
                    root: Optional[Path] = typer.Argument(None, help=ROOT_OR_LAST_HELP),
                    view: Optional[str] = typer.Option(None, help="label view"),
-                   fmt: str = typer.Option("card", "--format", help="card (JSONL id/sentence/label)"),
+                   fmt: str = typer.Option("card", "--format", help="card (JSONL id/sentence/label); "
+                                           "with --mixture: jsonl,hf (both by default)"),
                    split: Optional[str] = typer.Option(None, help="only this official split"),
-                   out: Optional[Path] = typer.Option(None, "--out", "-o", help="file (default: stdout)")):
-    """Write benchmark-card records ({"id", "sentence", "label"} per line)."""
+                   out: Optional[Path] = typer.Option(None, "--out", "-o", help="file (default: stdout); "
+                                                      "with --mixture: the output folder"),
+                   mixture: Optional[Path] = typer.Option(None, "--mixture", help="a mixture spec (TOML): "
+                                                          "write chat JSON Lines + a datasets folder"),
+                   overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --out")):
+    """Write benchmark-card records ({"id", "sentence", "label"} per line), or a training mixture."""
     from .cards import export_cards
 
+    if mixture is not None:
+        from .cli_catalogue import export_mixture_cmd
+
+        return export_mixture_cmd(mixture, out, "jsonl,hf" if fmt == "card" else fmt, overwrite, _console)
+    if name is None:
+        raise AffectbenchError("name a corpus, or pass --mixture MIX.toml")
     if fmt != "card":
         raise AffectbenchError(f"unknown export format '{fmt}'. Valid: card")
     c, df = _load_manifest(name, root)
@@ -489,6 +501,9 @@ INTERRUPTED = ("interrupted: everything finished before Ctrl-C is saved; run the
 
 
 from . import cli_grid  # noqa: E402
+from .cli_catalogue import register as _register_catalogue  # noqa: E402 - corpora labelspace
+
+_register_catalogue(corpora_app, _console)
 
 cli_grid.register(app, _console, _reporter)
 

@@ -190,9 +190,14 @@ def run_identity(spec: Spec, data: Data, plans: list[Planned]) -> dict:
         if p.pool_keys is not None:
             f["speaker_statistics_content"] = _digest(sorted(p.pool_keys))
         feats.append(f)
-    return {"affectbench": metadata.version("affectbench"), "runner_version": RUNNER_VERSION,
-            "spec": spec.deciding(), "data_fingerprint": data.fingerprint, "features": feats,
-            "head": {"kind": spec.head.kind, "version": str(getattr(head_cls, "VERSION", "1"))}}
+    out = {"affectbench": metadata.version("affectbench"), "runner_version": RUNNER_VERSION,
+           "spec": spec.deciding(), "data_fingerprint": data.fingerprint, "features": feats,
+           "head": {"kind": spec.head.kind, "version": str(getattr(head_cls, "VERSION", "1"))}}
+    if spec.robustness.perturbations:  # algorithm version, noise-folder contents
+        from .robustness import identities
+
+        out["robustness"] = identities(spec)
+    return out
 
 
 def identity_hash(identity: dict) -> str:
@@ -540,7 +545,13 @@ def _fold_info(fold, head) -> dict:
 def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) -> RunResult:
     rep = reporter or Reporter()
     t0 = time.perf_counter()
-    data = load_data(spec, rep)
+    cross = spec.protocol.kind == "cross"
+    if cross:  # train on some corpora, test on others (crosscorpus.py)
+        from .crosscorpus import load_cross
+
+        data = load_cross(spec, rep)
+    else:
+        data = load_data(spec, rep)
     plans = plan_features(spec, data)
     identity = run_identity(spec, data, plans)
     folder = Path(spec.output_dir).expanduser() / f"{spec.name}-{identity_hash(identity)}"
@@ -574,22 +585,28 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     group = "speaker" if proto["kind"] == "loso" else proto["group"]
     known = (data.df[group].dropna().astype(str).unique().tolist()
              if group in data.df.columns else None)
-    folds = make_folds(df, proto["kind"], group=proto["group"], valid_groups=spec.protocol.valid_groups,
-                       folds=proto["folds"], seed=spec.seed, speaker_independent=proto["speaker_independent"],
-                       valid_unit=spec.protocol.valid_unit, known_groups=known)
+    if cross:
+        from .crosscorpus import cross_fold
+
+        folds, proto["group"] = [cross_fold(df, spec)], "corpus"
+    else:
+        folds = make_folds(df, proto["kind"], group=proto["group"], valid_groups=spec.protocol.valid_groups,
+                           folds=proto["folds"], seed=spec.seed, speaker_independent=proto["speaker_independent"],
+                           valid_unit=spec.protocol.valid_unit, known_groups=known)
 
     classes, task = list(data.view.classes), data.view.task
     Y = _targets(df, data.view)
     Y_train = _targets(df.assign(y=df["y_train"]), data.view) if data.train_view is not None else None
     speakers = df["speaker"].astype(object).to_numpy()
     texts = df["text"].astype(object).fillna("").tolist()
-    preds, fold_metrics, fold_info = [], [], []
+    preds, fold_metrics, fold_info, heads = [], [], [], []
     upd = rep.task("folds", len(folds))
     upd(0, len(folds))
     for fold in folds:
         X = (fold_blocks if block_head else fold_matrix)(spec, fs, fold, speakers, texts, ids)
         head, P, pred, m = fit_fold(spec, X, Y, fold, classes, task, n_layers, Y_train)
         fold_metrics.append(m)
+        heads.append(head)
         fold_info.append(_fold_info(fold, head))
         preds.append(_fold_predictions(df, fold, Y, P, pred, classes, task))
         upd(1)
@@ -619,7 +636,18 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         "n_skipped": dropped["total"],
         "tested": tested,
     }
+    if cross:
+        from .crosscorpus import per_corpus
+
+        metrics["per_corpus"] = per_corpus(spec, allp, df, classes, task)
+    if spec.robustness.perturbations:  # the same test folds under test-time perturbations
+        from .robustness import evaluate
+
+        metrics["robustness"] = evaluate(spec, df, fs, plans, folds, heads, Y, classes, task, rep,
+                                         block_head, pooled)
     info = _describe(spec, data, fs, proto, folds, fold_info, dropped, tested, identity, t0)
+    if cross:
+        info["cross"] = data.cross
     _write(folder, spec, metrics, info, allp, identity)
     return RunResult(folder, metrics, False)
 
@@ -713,6 +741,22 @@ def _fold_mean(folds: list[dict], task: str) -> dict:
             for k in keys}
 
 
+def _extra_sections(folder: Path, metrics: dict, info: dict) -> None:
+    """Cross-corpus and robustness tables appended to report.md."""
+    lines = []
+    if "cross" in info:
+        from .crosscorpus import report_lines
+
+        lines += report_lines(metrics, info)
+    if "robustness" in metrics:
+        from .robustness import report_lines as robustness_lines
+
+        lines += robustness_lines(metrics["robustness"])
+    if lines:
+        with open(folder / "report.md", "a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
+
 def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFrame, identity: dict) -> None:
     from .report import write_report
 
@@ -726,6 +770,7 @@ def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFr
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     preds.to_parquet(folder / "predictions.parquet", index=False)
     write_report(folder, metrics, info)
+    _extra_sections(folder, metrics, info)
     from .html_report import write_html_report
 
     write_html_report(folder, metrics, info)

@@ -53,6 +53,19 @@ class ProtocolSpec:
     valid_unit: str = ""
     folds: list | None = None
     speaker_independent: bool | None = None
+    #: kind = "cross": the training corpora ([{name, root}, ...]), the test corpus (or list), and
+    #: the shared classes (default: those every corpus maps to); see affectbench/crosscorpus.py
+    train: list | None = None
+    test: list | dict | None = None
+    labels: list | None = None
+
+
+@dataclass
+class RobustnessSpec:
+    """Test-time perturbations (affectbench/robustness.py): each a table such as
+    {kind = "noise", snr = [20, 10, 0], noise = "pink"}; empty = no robustness runs."""
+
+    perturbations: list = field(default_factory=list)
 
 
 @dataclass
@@ -113,6 +126,7 @@ class Spec:
     features: FeaturesSpec = field(default_factory=FeaturesSpec)
     head: HeadSpec = field(default_factory=HeadSpec)
     metrics: MetricsSpec = field(default_factory=MetricsSpec)
+    robustness: RobustnessSpec = field(default_factory=RobustnessSpec)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -126,6 +140,10 @@ class Spec:
         for k in ("jobs", "executor", "address"):
             d["features"].pop(k)
         d["corpus"].pop("root")
+        for side in ("train", "test"):  # cross-corpus entries: where a corpus lives decides nothing
+            v = d["protocol"][side]
+            for e in (v if isinstance(v, list) else [v] if isinstance(v, dict) else []):
+                e.pop("root", None)
         return d
 
 
@@ -179,7 +197,7 @@ def _coerce(value, t, key, source):
 
 CHOICES = {
     "corpus.on_error": ("raise", "skip"),
-    "protocol.kind": ("", "loso", "logo", "folds", "official"),
+    "protocol.kind": ("", "loso", "logo", "folds", "official", "cross"),
     "protocol.valid_unit": ("", "group", "speaker"),
     "features.normalization": ("fold", "speaker", "none"),
     "features.executor": ("local", "ray"),
@@ -190,6 +208,17 @@ CHOICES = {
 
 
 def _check(spec: Spec, source: str) -> Spec:
+    if spec.protocol.kind == "cross":  # fills corpus.name with the (first) test corpus
+        from .crosscorpus import check_spec
+
+        check_spec(spec, source)
+    elif any(v is not None for v in (spec.protocol.train, spec.protocol.test, spec.protocol.labels)):
+        raise SpecError(f"{source}: protocol.train / test / labels belong to protocol.kind = \"cross\"; "
+                        f"this spec's kind is {spec.protocol.kind or 'the corpus default'!r}")
+    if spec.robustness.perturbations:
+        from .robustness import parse_perturbations
+
+        parse_perturbations(spec.robustness.perturbations, source)
     if not spec.name:
         raise SpecError(f"{source}: 'name' is required")
     if (spec.name in (".", "..") or Path(spec.name).name != spec.name or "/" in spec.name
@@ -289,9 +318,19 @@ def read_spec_file(path: str | Path, what: str = "spec") -> dict:
 def resolve_root(data: dict, base: Path) -> None:
     """A relative ``corpus.root`` in a spec dict, made absolute against ``base`` (in place)."""
     corpus = data.get("corpus")
-    root = corpus.get("root") if isinstance(corpus, dict) else None
-    if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
-        corpus["root"] = str((base / root).resolve())
+    tables = [corpus] if isinstance(corpus, dict) else []
+    proto = data.get("protocol")
+    for side in ("train", "test"):  # cross-corpus entries
+        v = proto.get(side) if isinstance(proto, dict) else None
+        tables += [e for e in (v if isinstance(v, list) else [v]) if isinstance(e, dict)]
+    rob = data.get("robustness")
+    tables += [p for p in (rob.get("perturbations") or []) if isinstance(p, dict)] if isinstance(rob, dict) else []
+    for t in tables:
+        for key in ("root", "noise"):
+            root = t.get(key)
+            if (isinstance(root, str) and root and (key == "root" or "/" in root or root.startswith("."))
+                    and not Path(root).expanduser().is_absolute()):
+                t[key] = str((base / root).resolve())
 
 
 def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None = None,
@@ -304,7 +343,7 @@ def load_spec(path: str | Path | None = None, overrides: list[str] | dict | None
         source = "spec"
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
     for key, value in items:
-        if key == "corpus.root" and isinstance(value, str):
+        if key.endswith(".root") and isinstance(value, str):  # corpus.root, protocol.test.root
             value = str(Path(value).expanduser().resolve())
         _apply(data, key, value, source)
     return _check(_build(Spec, data, "", source), source)
@@ -337,4 +376,7 @@ def _toml_value(v) -> str:
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an inline table (cross-corpus entries, perturbations)
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()
+                               if x is not None) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")

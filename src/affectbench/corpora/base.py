@@ -120,6 +120,14 @@ class Corpus:
     unverified: ClassVar[frozenset] = frozenset()
     #: what a valid root looks like, shown when the root is wrong
     layout_hint: ClassVar[str] = ""
+    #: the licence the corpus is released under (SPDX id or the release's own words); "" = not
+    #: stated. Every exported training record carries it (docs/catalogue.md)
+    licence: ClassVar[str] = ""
+    #: manifest label (the value this adapter writes in ``label`` / ``labels``) -> a name of the
+    #: shared vocabulary (:data:`affectbench.labelspace.VOCABULARY`), or None to drop it on
+    #: purpose. A label left out maps to itself when it is a vocabulary name, else it is dropped
+    #: (and reported as unlisted): docs/labelspace.md is generated from these mappings
+    canonical: ClassVar[dict] = {}
 
     labelset: LabelSet
 

@@ -130,6 +130,8 @@ class CKPlus(Corpus):
                    "Emotion/S005/001/S005_001_00000011_emotion.txt, or the CK+48 crops, "
                    "<emotion>/S005_001_00000011.png with emotion folders anger contempt disgust fear "
                    "happy sadness surprise")
+    licence = "CK+ agreement (non-commercial research, on request)"
+    canonical = {c: c for c in ("neutral",) + EMOTIONS}
     labelset = LabelSet(("neutral",) + EMOTIONS, {
         "seven": LabelView.identity("seven", EMOTIONS, "the 7 CK+ emotions", drop=("neutral",)),
         "six": LabelView.identity("six", tuple(e for e in EMOTIONS if e != "contempt"),

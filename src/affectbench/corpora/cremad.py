@@ -104,6 +104,8 @@ class CremaD(Corpus):
     unverified = frozenset({"label", "views/four"})  # the 7442 total is confirmed, not the per-emotion split
     layout_hint = ("AudioWAV/1001_DFA_ANG_XX.wav … (7442 files: actor_sentence_emotion_level.wav), "
                    "optionally VideoFlash/*.flv and VideoDemographics.csv")
+    licence = "ODbL 1.0 (Open Database License) + Database Contents License"
+    canonical = {c: c for c in CLASSES}
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 6 CREMA-D emotions"),
         "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"),

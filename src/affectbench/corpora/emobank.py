@@ -71,6 +71,8 @@ class EmoBank(Corpus):
     expected = {"total": 10062, "split": SPLITS}
     unverified = frozenset({"split"})
     layout_hint = "corpus/emobank.csv (columns id, split, V, A, D, text), as in the EmoBank repository"
+    licence = "CC BY-SA 4.0"
+    canonical = {}
     labelset = _labelset()
 
     def read(self, root: Path, on_error, issues) -> pd.DataFrame:

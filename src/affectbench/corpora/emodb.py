@@ -33,6 +33,8 @@ class EmoDB(Corpus):
     expected = {"total": 535, "label": {"angry": 127, "boredom": 81, "neutral": 79, "happy": 71,
                                          "fear": 69, "sad": 62, "disgust": 46}}
     layout_hint = "wav/03a01Fa.wav … (535 files named speaker, text, emotion letter, version)"
+    licence = "free for research use (no licence file; see the release page)"
+    canonical = {c: c for c in CLASSES}
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 7 EmoDB emotions"),
         "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"),

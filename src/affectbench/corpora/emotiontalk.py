@@ -390,6 +390,8 @@ class EmotionTalk(Corpus):
     layout_hint = ("data/audio/*.tar, data/Text/*.tar, data/Video/*.tar, data/Multimodal/*.tar "
                    "(or the same folders extracted), files keyed "
                    "G00002/G00002_01/G00002_01_07/G00002_01_07_001.{wav,mp4,json}")
+    licence = "CC BY-NC-SA 4.0"
+    canonical = {c: c for c in CLASSES}
     labelset = LabelSet(CLASSES, _views(), default_view="all")
 
     def __init__(self, aggregation: str = "release"):

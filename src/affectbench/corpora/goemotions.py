@@ -26,6 +26,8 @@ EKMAN = {
     "surprise": ("surprise", "realization", "confusion", "curiosity"),
     "neutral": ("neutral",),
 }
+GROUP_NAMES = {"anger": "angry", "disgust": "disgust", "fear": "fear", "joy": "happy",
+               "sadness": "sad", "surprise": "surprise", "neutral": "neutral"}
 SPLITS = {"train": 43410, "dev": 5426, "test": 5427}
 
 
@@ -52,6 +54,9 @@ class GoEmotions(Corpus):
              "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
              "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
              "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral")
+    licence = "Apache-2.0"
+    # the authors' Ekman grouping (Demszky et al. 2020, ekman_mapping.json), in shared names
+    canonical = {src: GROUP_NAMES[grp] for grp, srcs in EKMAN.items() for src in srcs}
     labelset = LabelSet(NAMES, {
         "all": LabelView.identity("all", NAMES, "28 labels, multi-label", multilabel=True),
         "ekman": LabelView("ekman", tuple(EKMAN),

@@ -103,6 +103,8 @@ class IEMOCAP(Corpus):
                             "views/four/session"})
     layout_hint = ("IEMOCAP_full_release/Session1..Session5/dialog/EmoEvaluation/<dialog>.txt, "
                    "…/dialog/transcriptions/<dialog>.txt, …/sentences/wav/<dialog>/<turn>.wav")
+    licence = "USC IEMOCAP release agreement (research only, on request)"
+    canonical = {**{c: c for c in LABELS}, "other": None, "xxx": None}
     labelset = LabelSet(LABELS, {
         "four": LabelView("four", ("neutral", "happy", "sad", "angry"),
                           {lab: FOUR.get(lab) for lab in LABELS},

@@ -127,6 +127,8 @@ class MELD(Corpus):
     }
     layout_hint = ("MELD.Raw/{train,dev,test}_sent_emo.csv and the clips train/train_splits/dia{D}_utt{U}.mp4, "
                    "dev/dev_splits_complete/…, test/output_repeated_splits_test/…")
+    licence = "GPL-3.0 (the MELD repository)"
+    canonical = {c: c for c in SEVEN}
     labelset = LabelSet(SEVEN, {
         "seven": LabelView.identity("seven", SEVEN, "the 7 MELD emotions (joy = happy)"),
     }, default_view="seven")

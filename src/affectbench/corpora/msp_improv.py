@@ -88,6 +88,8 @@ class MSPImprov(Corpus):
     unverified = frozenset({"total", "views/four/y"})  # only the 7798 four-class total is confirmed
     layout_hint = ("MSP-IMPROV/Evaluation.txt (or Evalution.txt) and "
                    "[Audio/]session<k>/<S01A>/<P>/MSP-IMPROV-S01A-F01-P-FM01.wav")
+    licence = "UT Dallas MSP-IMPROV academic licence (research only, on request)"
+    canonical = {**{c: c for c in LABELS}, "other": None, "xxx": None}
     labelset = LabelSet(LABELS, {
         "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"),
                                    "A/H/N/S; other and no-agreement dropped", drop=("other", "xxx")),

@@ -131,6 +131,8 @@ class RAVDESS(Corpus):
                    "extract) holding files named modality-channel-emotion-intensity-statement-"
                    "repetition-actor, e.g. Actor_12/03-01-06-01-02-01-12.wav (audio-only) or "
                    "01-01-06-01-02-01-12.mp4 (audio-visual)")
+    licence = "CC BY-NC-SA 4.0"
+    canonical = {c: c for c in CLASSES}
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 8 RAVDESS emotions (EmoBox)"),
         "seven": LabelView.identity("seven", tuple(c for c in CLASSES if c != "calm"),
