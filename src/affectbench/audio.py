@@ -36,7 +36,9 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
     regular_file(path)  # MediaError for a missing, unreadable, empty or non-regular file
     from .video import VIDEO_SUFFIXES
 
-    if path.suffix.lower() in VIDEO_SUFFIXES:  # e.g. MELD: the speech lives only in the mp4 clip
+    # MELD: the speech lives only in the mp4 clip; MEAD ships AAC in .m4a, EmoGator MP3 is
+    # read by libsndfile. Containers libsndfile cannot open go through PyAV.
+    if path.suffix.lower() in VIDEO_SUFFIXES + (".m4a", ".aac"):
         from .video import load_audio_from_video
 
         return load_audio_from_video(path, sr, start, end)
