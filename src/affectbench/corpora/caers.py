@@ -36,8 +36,10 @@ DEV_SHARE = 0.10
 
 
 def carve_tail(names: list[str], share: float = DEV_SHARE) -> set[str]:
-    """The documented carve: the last ``share`` of ``names`` in sorted order."""
+    """The documented carve: the last ``share`` of ``names`` in sorted order (rounded, and at
+    least one name when there are two or more)."""
     k = int(round(len(names) * share))
+    k = 1 if k == 0 and len(names) >= 2 else k  # a small folder still gives one
     return set(sorted(names)[len(names) - k:]) if k else set()
 
 

@@ -35,7 +35,7 @@ from .base import Corpus, register
 
 CODES = {1: "surprise", 2: "fear", 3: "disgust", 4: "happiness", 5: "sadness", 6: "anger", 7: "neutral"}
 CLASSES = tuple(CODES.values())
-LINE = re.compile(r"^((train|test)_(\d{5}))\.jpg\s+(\d+)$")
+LINE = re.compile(r"^((train)_(\d{5})|(test)_(\d{4}))\.jpg\s+(\d+)$")
 TRAIN = {"surprise": 1290, "fear": 281, "disgust": 717, "happiness": 4772, "sadness": 1982,
          "anger": 705, "neutral": 2524}
 TEST = {"surprise": 329, "fear": 74, "disgust": 160, "happiness": 1185, "sadness": 478,
@@ -83,10 +83,11 @@ class RAFDB(Corpus):
             if not line.strip():
                 continue
             m = LINE.match(line.strip())
-            if not m or int(m.group(4)) not in CODES:
-                line_problem(issues, path, lineno, f"not '<train|test>_NNNNN.jpg <1-7>': {line.strip()!r:.60}")
+            if not m or int(m.group(6)) not in CODES:
+                line_problem(issues, path, lineno, f"not 'train_NNNNN.jpg <1-7>' or 'test_NNNN.jpg <1-7>': {line.strip()!r:.60}")
                 continue
-            stem, split, num, code = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+            stem, split, code = m.group(1), m.group(2) or m.group(4), int(m.group(6))
+            num = int(m.group(3) or m.group(5))
             fn = f"{stem}_aligned.jpg" if self.aligned else f"{stem}.jpg"
             if fn not in have:
                 issues.problem(images / fn, f"missing: the image of {path.name}:{lineno}")
