@@ -374,3 +374,14 @@ def test_veatic_series_and_windows(built):
     assert list(one["video_start"]) == [0.0, 2.0, 4.0, 5.9, 7.0, 9.0]
     assert one["valence"].iloc[0] == pytest.approx(v[:20].mean())
     assert get_corpus("veatic", window=2.0).default_protocol["kind"] == "official"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_media_of_the_fixture_validate(case, built):
+    """`corpora validate` opens every file the manifest names: the tiny media are real."""
+    from affectbench.validate import check_audio, check_media
+
+    df = built[case.name][1].manifest
+    assert check_media(df) == []
+    if case.name in ("mead", "emogator"):  # AAC in .m4a through PyAV, MP3 through libsndfile
+        check_audio(df["audio"].iloc[0], deep=True)

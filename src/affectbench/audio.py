@@ -15,6 +15,10 @@ import soundfile as sf
 from .errors import MediaError
 
 
+#: audio-only containers decoded with PyAV, like the audio track of a video file
+PYAV_AUDIO_SUFFIXES = (".m4a", ".aac")
+
+
 def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
          end: float | None = None) -> np.ndarray:
     """Decode ``path`` (a file, or a ``tar://shard#member`` inside a corpus shard) to mono float32."""
@@ -36,9 +40,9 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
     regular_file(path)  # MediaError for a missing, unreadable, empty or non-regular file
     from .video import VIDEO_SUFFIXES
 
-    # MELD: the speech lives only in the mp4 clip; MEAD ships AAC in .m4a, EmoGator MP3 is
-    # read by libsndfile. Containers libsndfile cannot open go through PyAV.
-    if path.suffix.lower() in VIDEO_SUFFIXES + (".m4a", ".aac"):
+    # MELD: the speech lives only in the mp4 clip; MEAD ships AAC in .m4a. Containers
+    # libsndfile cannot open go through PyAV (libsndfile reads WAV, FLAC, OGG and MP3).
+    if path.suffix.lower() in VIDEO_SUFFIXES + PYAV_AUDIO_SUFFIXES:
         from .video import load_audio_from_video
 
         return load_audio_from_video(path, sr, start, end)

@@ -39,7 +39,7 @@ from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
 from ._native import fold_name, line_problem, not_root, read_text
-from .base import Corpus, is_hidden, register
+from .base import Corpus, register
 
 CLIP = re.compile(r"^(\d+)\.mp4$")
 FOLDS = 5
