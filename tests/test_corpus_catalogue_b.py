@@ -385,3 +385,26 @@ def test_media_of_the_fixture_validate(case, built):
     assert check_media(df) == []
     if case.name in ("mead", "emogator"):  # AAC in .m4a through PyAV, MP3 through libsndfile
         check_audio(df["audio"].iloc[0], deep=True)
+
+
+@pytest.mark.parametrize("member,why", [("../escape.txt", "escapes the archive"),
+                                        ("/abs/dialogues_test.txt", "an absolute path"),
+                                        ("test/big.txt", "bytes once decompressed")])
+def test_dailydialog_hostile_zip_refused(built, tmp_path, monkeypatch, member, why):
+    import zipfile
+
+    from affectbench.corpora import dailydialog
+
+    monkeypatch.setattr(dailydialog, "MAX_MEMBER", 10_000)
+    root = _copy(built, CASES[IDS.index("dailydialog")], tmp_path)
+    files = {p.name: p.read_text() for p in (root / "test").iterdir() if not p.name.startswith(".")}
+    shutil.rmtree(root / "test")
+    with zipfile.ZipFile(root / "test.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(f"test/{name}", text)
+        z.writestr(member, "0" * 20_000)
+    with pytest.raises(CorpusError, match=rf"test\.zip#{member}: refused: .*{why}"):
+        ab.prepare("dailydialog", root)
+    p = ab.prepare("dailydialog", root, on_error="skip")  # the benign members are still read
+    assert Counter(p.manifest["split"])["test"] == 7 and p.issues.skipped[0][0].endswith(member)
+    assert not (tmp_path / "escape.txt").exists()

@@ -35,7 +35,7 @@ from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
 from ._native import find_dir, line_problem, not_root, shared_view
-from .base import Corpus, register
+from .base import SKIP_HINT, Corpus, is_hidden_path, register
 
 EMOTIONS = {0: "no_emotion", 1: "anger", 2: "disgust", 3: "fear", 4: "happiness", 5: "sadness",
             6: "surprise"}
@@ -45,6 +45,8 @@ EOU = "__eou__"
 CANONICAL = {"no_emotion": "neutral", "anger": "angry", "disgust": "disgust", "fear": "fear",
              "happiness": "happy", "sadness": "sad", "surprise": "surprise"}
 CLASSES = tuple(EMOTIONS.values())
+#: the largest member read from a split zip (the release's largest file is ~6 MB)
+MAX_MEMBER = 64 * 2**20
 
 
 @register
@@ -75,7 +77,7 @@ class DailyDialog(Corpus):
         base = self._base(root)
         rows: list[dict] = []
         for folder, split in SPLITS.items():
-            files = self._files(base, folder)
+            files = self._files(base, folder, issues)
             if files is None:
                 continue  # a partial copy: check() reports the missing split
             rows += self._split(files, split, issues)
@@ -90,7 +92,7 @@ class DailyDialog(Corpus):
         raise not_root(root, self.title, "no train/, validation/, test/ folders or zips", self.layout_hint)
 
     @staticmethod
-    def _files(base: Path, folder: str) -> dict[str, tuple[str, str]] | None:
+    def _files(base: Path, folder: str, issues) -> dict[str, tuple[str, str]] | None:
         """kind -> (where, text) for the split's three files, from the folder or the zip."""
         names = {"text": f"dialogues_{folder}.txt", "emotion": f"dialogues_emotion_{folder}.txt",
                  "act": f"dialogues_act_{folder}.txt"}
@@ -105,7 +107,7 @@ class DailyDialog(Corpus):
         z = base / f"{folder}.zip"
         if not z.is_file():
             return None
-        return _from_zip(z, folder, names)
+        return _from_zip(z, folder, names, issues)
 
     def _split(self, files, split: str, issues) -> list[dict]:
         (tp, text), (ep, emo), (ap, act) = files["text"], files["emotion"], files["act"]
@@ -150,13 +152,36 @@ class DailyDialog(Corpus):
                 "official split cannot be checked; 'no_emotion' is most utterances"]
 
 
-def _from_zip(z: Path, folder: str, names: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Read the three members straight from the zip (never extracted, so no path in the
-    archive can write anywhere)."""
+def _unsafe(info: zipfile.ZipInfo) -> str | None:
+    """Why a member is refused: what a benign release zip never holds (as tario does for tar)."""
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "an absolute path"
+    if ".." in name.split("/"):
+        return "a path that escapes the archive (..)"
+    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+        return "a symbolic link"
+    if info.file_size > MAX_MEMBER:
+        return f"{info.file_size} bytes once decompressed (the release's files are a few MB)"
+    return None
+
+
+def _from_zip(z: Path, folder: str, names: dict[str, str], issues) -> dict[str, tuple[str, str]]:
+    """Read the three members straight from the zip. Nothing is extracted, so no name can write
+    anywhere; members a benign release never holds are refused all the same, so that a
+    doctored zip cannot stand in for the release's files."""
     try:
         with zipfile.ZipFile(z) as zf:
-            members = {Path(m).name: m for m in zf.namelist()
-                       if not Path(m).name.startswith(".") and "__MACOSX" not in m}
+            members = {}
+            for info in zf.infolist():
+                why = _unsafe(info)
+                if why:
+                    issues.problem(f"{z}#{info.filename}", f"refused: {why}",
+                                   f"{z}#{info.filename}: refused: {why}{SKIP_HINT}")
+                    continue
+                base = Path(info.filename).name
+                if not info.is_dir() and not is_hidden_path(info.filename):
+                    members.setdefault(base, info.filename)
             out = {}
             for k, n in names.items():
                 if n not in members:
