@@ -30,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))  # the fixture writers are shared with the tests
 
-# corpus -> (fixture module, keyword arguments of its build(), root handed to prepare relative to build's)
+# row -> (fixture module, keyword arguments of its build()); a row "name:key=value" prepares
+# corpus `name` with that option (get_corpus(name, key=value))
 CORPORA = {
     "mead": ("mead_fixture", {}),
     "chsims2": ("chsims2_fixture", {}),
@@ -41,6 +42,7 @@ CORPORA = {
     "caers": ("caers_fixture", {}),
     "ferv39k": ("ferv39k_fixture", {"frames": 2}),
     "veatic": ("veatic_fixture", {}),
+    "veatic:window=10": ("veatic_fixture", {}),
     "eav": ("eav_fixture", {}),
     "emogator": ("emogator_fixture", {}),
     "rafdb": ("rafdb_fixture", {}),
@@ -49,9 +51,9 @@ CORPORA = {
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-import affectbench
+from affectbench.corpora import get_corpus
 t1 = time.perf_counter()
-p = affectbench.prepare(sys.argv[1], sys.argv[2])
+p = get_corpus(sys.argv[1], **json.loads(sys.argv[3])).prepare(sys.argv[2])
 t2 = time.perf_counter()
 print(json.dumps({"rows": len(p.manifest), "problems": p.problems, "warnings": len(p.warnings),
                   "import_s": t1 - t0, "prepare_s": t2 - t1,
@@ -74,8 +76,10 @@ def measure(name: str, root: Path) -> dict:
     src = str(REPO / "src")
     env = {"PYTHONPATH": src, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD, name, str(root)], capture_output=True, text=True,
-                         env=env, timeout=600)
+    corpus, _, opt = name.partition(":")
+    options = {k: float(v) for k, v in (o.split("=") for o in opt.split(",") if o)}
+    out = subprocess.run([sys.executable, "-c", CHILD, corpus, str(root), json.dumps(options)],
+                         capture_output=True, text=True, env=env, timeout=600)
     wall = time.perf_counter() - t
     if out.returncode:
         raise SystemExit(f"{name}: prepare failed:\n{out.stderr[-2000:]}")

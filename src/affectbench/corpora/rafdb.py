@@ -23,6 +23,7 @@ Decisions:
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class RAFDB(Corpus):
         images = base / "Image" / sub
         if not images.is_dir():
             raise not_root(root, self.title, f"no {base.name}/Image/{sub}/ folder", self.layout_hint)
-        have = set(_names(images))
+        have = set(os.listdir(images))
         path = base / "EmoLabel" / "list_patition_label.txt"
         rows = []
         for lineno, line in enumerate(read_text(path).splitlines(), 1):
@@ -102,9 +103,3 @@ class RAFDB(Corpus):
     def caveats(self, df: pd.DataFrame) -> list[str]:
         return ["validation = training images numbered ×10 (carved, not official); no subject ids, "
                 "so subject independence of train/test is unknown"]
-
-
-def _names(d: Path) -> list[str]:
-    import os
-
-    return os.listdir(d)

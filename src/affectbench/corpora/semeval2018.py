@@ -96,6 +96,8 @@ class SemEval2018EC(Corpus):
                 labels = [e for e, f in zip(EC_EMOTIONS, flags) if f.strip() == "1"] or ["no_emotion"]
                 rows.append({"id": rec[0].strip(), "split": split, "text": rec[1], "language": "en",
                              "labels": labels, "label": labels[0] if len(labels) == 1 else None})
+        if not rows:
+            raise not_root(root, self.title, "the E-c files hold no tweet", self.layout_hint)
         return normalize(rows, self.name)
 
 
@@ -134,4 +136,6 @@ class SemEval2018VReg(Corpus):
                     continue
                 rows.append({"id": rec[0].strip(), "split": split, "text": rec[1], "language": "en",
                              "valence": v})
+        if not rows:
+            raise not_root(root, self.title, "the V-reg files hold no tweet", self.layout_hint)
         return normalize(rows, self.name)
