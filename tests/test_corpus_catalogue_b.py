@@ -408,3 +408,15 @@ def test_dailydialog_hostile_zip_refused(built, tmp_path, monkeypatch, member, w
     p = ab.prepare("dailydialog", root, on_error="skip")  # the benign members are still read
     assert Counter(p.manifest["split"])["test"] == 7 and p.issues.skipped[0][0].endswith(member)
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_mp3_beside_its_appledouble_file_decodes(built):
+    """libsndfile opened by path reads a macOS '._x.mp3' as x.mp3's resource fork and fails
+    ('bad data offset'); audio.load and audio.duration open the file themselves."""
+    from affectbench import audio
+
+    root = built["emogator"][0]
+    path = root / "data/mp3/000001-03-1.mp3"
+    assert (path.parent / "._000001-03-1.mp3").is_file()
+    x = audio.load(path, 16000)
+    assert x.ndim == 1 and 4000 < len(x) < 5600 and audio.duration(path) == pytest.approx(0.3, abs=0.01)
