@@ -420,3 +420,16 @@ def test_mp3_beside_its_appledouble_file_decodes(built):
     assert (path.parent / "._000001-03-1.mp3").is_file()
     x = audio.load(path, 16000)
     assert x.ndim == 1 and 4000 < len(x) < 5600 and audio.duration(path) == pytest.approx(0.3, abs=0.01)
+
+
+def test_emotionlines_emotionx2019_copy_has_no_split(built, tmp_path):
+    src = built["emotionlines"][0] / "Friends"
+    d = tmp_path / "EmotionX" / "Friends"
+    d.mkdir(parents=True)
+    dialogues = sum((json.loads((src / f"friends_{s}.json").read_text(encoding="utf-8")) for s in
+                     ("train", "dev", "test")), [])
+    (d / "friends.json").write_text(json.dumps(dialogues), encoding="utf-8")
+    (d / "friends_augmented.json").write_text("[]", encoding="utf-8")
+    p = get_corpus("emotionlines", source="friends").prepare(tmp_path / "EmotionX")
+    assert len(p.manifest) == 19 and p.manifest["split"].isna().all()
+    assert p.manifest["dialogue"].nunique() == 6 and any("no official split" in c for c in p.caveats)

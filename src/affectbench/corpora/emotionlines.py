@@ -5,6 +5,9 @@ The release holds two sub-corpora of 1000 dialogues each, one JSON per split::
     Friends/friends_{train,dev,test}.json
     EmotionPush/emotionpush_{train,dev,test}.json
 
+(The EmotionX 2019 copy holds ``friends.json`` / ``emotionpush.json`` with all 1000 dialogues
+of a source and no split; it is read with ``split`` empty, and ``*_augmented.json`` is not read.)
+
 Each file is a list of dialogues; a dialogue is a list of utterances
 ``{"speaker": …, "utterance": …, "emotion": …, "annotation": "4100000"}`` (``annotation``:
 the five raters' votes over neutral, joy, sadness, fear, anger, surprise, disgust).
@@ -59,7 +62,9 @@ class EmotionLines(Corpus):
     canonical = CANONICAL
     default_protocol = {"kind": "official", "speaker_independent": False}
     expected = _expected(SOURCES)
-    unverified = frozenset({"total", "session", "split"})
+    #: the total (29 245, paper abstract) is confirmed; the per-source and per-split counts are
+    #: our reading of the paper's Table 2
+    unverified = frozenset({"session", "split"})
     layout_hint = ("Friends/friends_{train,dev,test}.json and EmotionPush/emotionpush_{train,dev,test}.json "
                    "(lists of dialogues of {speaker, utterance, emotion, annotation})")
     labelset = LabelSet(EMOTIONS, {
@@ -76,6 +81,8 @@ class EmotionLines(Corpus):
             raise CorpusError(f"emotionlines: source must be both, friends or emotionpush, not {source!r}")
         self.sources = tuple(SOURCES) if source == "both" else (source,)
         self.expected = _expected(self.sources)
+        if source != "both":
+            self.unverified = frozenset({"total", "session", "split"})
 
     def read(self, root: Path, on_error, issues) -> pd.DataFrame:
         rows, found = [], False
@@ -88,6 +95,10 @@ class EmotionLines(Corpus):
                     continue  # a partial copy: check() reports it
                 found = True
                 rows += self._file(path, src, split, issues)
+            whole = d / f"{prefix}.json" if d is not None else None
+            if whole is not None and whole.is_file() and not any((d / f"{prefix}_{s}.json").is_file() for s in SPLITS):
+                found = True  # the EmotionX 2019 copy: all 1000 dialogues in one file, no split
+                rows += self._file(whole, src, None, issues)
         if not found:
             raise not_root(root, self.title, "no Friends/friends_*.json or EmotionPush/emotionpush_*.json",
                            self.layout_hint)
@@ -102,7 +113,7 @@ class EmotionLines(Corpus):
             raise CorpusError(f"{path}: expected a list of dialogues, found {type(data).__name__}")
         rows = []
         for d, dialogue in enumerate(data):
-            dia = f"{src}_{split}_{d:04d}"
+            dia = f"{src}_{split or 'all'}_{d:04d}"
             for t, u in enumerate(dialogue if isinstance(dialogue, list) else [None]):
                 why = _bad(u)
                 if why:
@@ -117,6 +128,9 @@ class EmotionLines(Corpus):
 
     def caveats(self, df: pd.DataFrame) -> list[str]:
         out = ["official split, not speaker-independent: the Friends characters speak in every split"]
+        if df["split"].isna().any():
+            out.append("EmotionX 2019 copy (friends.json / emotionpush.json): no official split; "
+                       "use a dialogue-grouped protocol (logo over dialogue) instead of 'official'")
         if len(self.sources) == 2:
             out.append("Friends (TV scripts) and EmotionPush (private chats) are pooled; "
                        "report them apart with source='friends' / 'emotionpush' for EmotionX comparisons")
