@@ -17,7 +17,13 @@ chosen view (``MEAD(view="front")`` by default); ``meta`` = ``{"intensity": k, "
 Labels are the release's folder names; :attr:`MEAD.canonical` maps ``disgusted`` →
 disgust, ``surprised`` → surprise.
 
-Protocol: MEAD has no official split. Five speaker-disjoint folds are built by rule: actor
+Counts: the public release holds 48 of the paper's 60 actors; EmoBox counted 31 729 audio
+takes on it (per emotion in :data:`AUDIO_TAKES`), which a complete copy must match (counted
+on the takes that have audio).
+
+Protocol: MEAD has no official split, and EmoBox's one MEAD split (``fold_1``) draws its test
+utterances from nearly every actor, so it is not speaker-independent. Five speaker-disjoint
+folds are built instead, by rule: actor
 number *n* (``M003`` → 3, ``W011`` → 11) goes to ``fold((n - 1) mod 5 + 1)``, written into
 ``session``; the default protocol leaves one fold out (``logo`` over ``session``). The rule
 depends on the id alone, so any copy of an actor lands in the same fold.
@@ -45,23 +51,26 @@ TAKE = re.compile(r"^(\d{3})\.(mp4|m4a)$", re.IGNORECASE)
 CANONICAL = {"angry": "angry", "contempt": "contempt", "disgusted": "disgust", "fear": "fear",
              "happy": "happy", "neutral": "neutral", "sad": "sad", "surprised": "surprise"}
 FOLDS = 5
-#: 30 sentences per emotion and level, 40 neutral (MEAD paper, Sec. 3); 60 actors
-PER_ACTOR = 7 * 3 * 30 + 40
+#: audio takes per emotion in the public release (48 of the paper's 60 actors): EmoBox's
+#: data/mead/data.seg.wrd.freq, counted on a real copy (31 729 m4a files; the design is 30
+#: sentences per emotion and level and 40 neutral, a few takes are missing)
+AUDIO_TAKES = {"neutral": 1916, "angry": 4193, "happy": 4294, "fear": 4251, "contempt": 4215,
+               "disgusted": 4284, "surprised": 4270, "sad": 4306}
 
 
 @register
 class MEAD(Corpus):
     name = "mead"
     title = "MEAD"
-    description = ("Multi-view Emotional Audio-visual Dataset: 60 actors, 8 emotions at 3 intensities, "
-                   "7 camera views, English (audio, video).")
+    description = ("Multi-view Emotional Audio-visual Dataset: 48 actors released (of 60), 8 emotions "
+                   "at 3 intensities, 7 camera views, English (audio, video).")
     modalities = ("audio", "video")
     language = "en"
     licence = "non-commercial research only (MEAD terms of use)"
     canonical = CANONICAL
     default_protocol = {"kind": "logo", "group": "session"}
-    expected = {"total": 60 * PER_ACTOR}
-    unverified = frozenset({"total"})
+    #: counted on the takes that have audio (see :meth:`mismatches`)
+    expected = {"total": sum(AUDIO_TAKES.values()), "label": AUDIO_TAKES}
     layout_hint = ("actor folders M003/, W009/ … (in the root or one level down) holding "
                    "video/<view>/<emotion>/level_<k>/001.mp4 and audio/<emotion>/level_<k>/001.m4a "
                    "(video.tar and audio.tar extracted)")
@@ -129,8 +138,14 @@ class MEAD(Corpus):
                                      "sex": "male" if sex == "M" else "female"})}
                 for (e, lvl, n), t in sorted(takes.items())]
 
+    def mismatches(self, df: pd.DataFrame) -> list[tuple[str, str]]:
+        """The release's counts are of audio takes (EmoBox counted the m4a files): a take with a
+        video but no audio must not make a complete copy look different."""
+        return super().mismatches(df[df["audio"].notna()])
+
     def caveats(self, df: pd.DataFrame) -> list[str]:
-        out = [f"speaker-disjoint folds built by rule (actor number mod {FOLDS}); MEAD has no official split",
+        out = [f"speaker-disjoint folds built by rule (actor number mod {FOLDS}); MEAD has no official "
+               "split, and EmoBox's single MEAD split is not speaker-independent",
                f"video = the '{self.view}' view; the other six views are not read"]
         for col in ("audio", "video"):
             n = int(df[col].isna().sum())
