@@ -15,6 +15,10 @@ import soundfile as sf
 from .errors import MediaError
 
 
+#: audio-only containers decoded with PyAV, like the audio track of a video file
+PYAV_AUDIO_SUFFIXES = (".m4a", ".aac")
+
+
 def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
          end: float | None = None) -> np.ndarray:
     """Decode ``path`` (a file, or a ``tar://shard#member`` inside a corpus shard) to mono float32."""
@@ -36,13 +40,18 @@ def load(path: str | os.PathLike, sr: int = 16000, start: float | None = None,
     regular_file(path)  # MediaError for a missing, unreadable, empty or non-regular file
     from .video import VIDEO_SUFFIXES
 
-    if path.suffix.lower() in VIDEO_SUFFIXES:  # e.g. MELD: the speech lives only in the mp4 clip
+    # MELD: the speech lives only in the mp4 clip; MEAD ships AAC in .m4a. Containers
+    # libsndfile cannot open go through PyAV (libsndfile reads WAV, FLAC, OGG and MP3).
+    if path.suffix.lower() in VIDEO_SUFFIXES + PYAV_AUDIO_SUFFIXES:
         from .video import load_audio_from_video
 
         return load_audio_from_video(path, sr, start, end)
+    # Decoded from an open file, never by path: given a path, libsndfile looks for a macOS
+    # resource fork "._<name>" beside the file and, for an MP3 without an ID3 tag, reads that
+    # AppleDouble stub instead ("bad data offset") -- every file of a copy made on a Mac.
     with open(path, "rb") as f:
         _check_wav_length(f, path.stat().st_size, name)
-    return _decode(path, name, sr, start, end)
+        return _decode(f, name, sr, start, end)
 
 
 def _missing(v) -> bool:
@@ -106,8 +115,9 @@ def duration(path: str | os.PathLike, start: float | None = None, end: float | N
 
         src = tario.member_file(name)
     else:
-        src = name
-    info = sf.info(src)
+        src = open(name, "rb")  # by file, not path: see load() on macOS "._" files
+    with src:
+        info = sf.info(src)
     total = info.frames / info.samplerate
     first = 0.0 if _missing(start) else float(start)
     last = total if _missing(end) else min(float(end), total)

@@ -102,7 +102,9 @@ def check_audio(path: str, start=None, end=None, deep: bool = False) -> None:
     else:
         p = Path(name)
         size = regular_file(p)
-        if p.suffix.lower() in VIDEO_SUFFIXES:  # speech inside a video container (MELD)
+        from .audio import PYAV_AUDIO_SUFFIXES
+
+        if p.suffix.lower() in VIDEO_SUFFIXES + PYAV_AUDIO_SUFFIXES:  # MELD's mp4, MEAD's m4a
             return check_video(p, start, end, deep=deep, need_audio=True)
         src = open(p, "rb")
     try:
