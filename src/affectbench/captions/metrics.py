@@ -79,8 +79,11 @@ def score_captions(hyps: list[str], refs: list[list[str]], *, how: str = "words"
         if not r or not any(str(x).strip() for x in r):
             raise CaptionError(f"{source}: item {i} has no reference caption (all empty)")
     names = metric_names(metrics)
+    if "meteor" in names:  # Java loads its tables while the Python metrics run
+        meteor_server()
     models = models or MetricModels()
-    warnings = check_script([h for h in hyps if h] + [x for r in refs for x in r], how, source)
+    warnings = (check_script([h for h in hyps if h], how, f"{source} (hypotheses)")
+                + check_script([x for r in refs for x in r], how, f"{source} (references)"))
     res = {i: [" ".join(tokenize(h or "", how))] for i, h in enumerate(hyps)}
     gts = {i: [" ".join(tokenize(x, how)) for x in r if str(x).strip()] for i, r in enumerate(refs)}
     out = {"corpus": {}, "items": {}, "tokenize": how, "n": len(hyps), "warnings": warnings,
@@ -167,8 +170,9 @@ def _close_meteor():
 def need_folder(path, metric: str, option: str, what: str) -> Path:
     """The model folder of a metric, or one error naming the metric, the option and the problem."""
     if not path:
-        raise CaptionError(f"caption metric '{metric}' needs {what} as a local folder ({option} = DIR); "
-                           "none was given (nothing is downloaded at run time)")
+        raise CaptionError(f"caption metric '{metric}' needs {what} as a local folder (caption.{option} = DIR "
+                           f"in a spec, --{option.replace('_', '-')} DIR on the command line); none was "
+                           "given (nothing is downloaded at run time)")
     p = Path(path).expanduser()
     if not p.is_dir():
         raise CaptionError(f"{p}: not a folder; caption metric '{metric}' needs {what} there ({option})")
