@@ -19,7 +19,7 @@ from affectbench.errors import SpecError
 from fixtures import emotiontalk_fixture as fx
 
 if __import__("shutil").which("java"):
-    CM.meteor_server()  # the jar loads its tables (seconds) while the tests before it run
+    CM.meteor_server(norm=False)  # the jar loads its tables (seconds) while the tests before it run
 
 # aac-metrics' README example (Labbeti/aac-metrics, tests/test_readme_examples.py)
 CANDS = ["a man is speaking", "rain falls"]
@@ -46,7 +46,7 @@ def test_chinese_tokenisers_differ_and_wrong_script_is_caught():
 
 
 def test_missing_java_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr(CM, "_METEOR", None)
+    monkeypatch.setattr(CM, "_METEOR", {})
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(CaptionError, match="Java runtime.*default-jre-headless"):
         CM.score_captions(["a"], [["a"]], how="words", metrics=["meteor"])
@@ -166,7 +166,7 @@ def test_captions_score_cli(tmp_path, capsys, monkeypatch):
 # ------------------------------------------------------- METEOR (Java) tests, started early
 @pytest.fixture(scope="module")
 def english():
-    return CM.score_captions(CANDS, REFS, how="words", metrics=["bleu_4", "rouge_l", "cider_d", "meteor"])
+    return CM.score_captions(CANDS, REFS, how="words", metrics=["bleu_4", "rouge_l", "cider_d"])
 
 
 def test_cider_d_matches_the_published_values(english):
@@ -214,18 +214,19 @@ def test_meteor_jar_matches_the_published_formula_on_chinese_characters():
     assert out["items"]["meteor"][0] == pytest.approx(_meteor_by_hand(2, 3, 4, 1), abs=1e-6)
     assert out["items"]["meteor"][1] == pytest.approx(_meteor_by_hand(4, 5, 6, 2), abs=1e-6)
     assert out["items"]["meteor"][2] == pytest.approx(1.0)  # a full exact match has no penalty
-    assert CM.meteor_server() is CM.meteor_server()  # one Java process, reused
+    assert CM.meteor_server(False) is CM.meteor_server(False)  # one Java process, reused
+    # jieba's words stay words (COCO's -norm would split them into characters again)
+    j = CM.score_captions(["男性 说话"], [["男性说话人"]], how="jieba", metrics=["meteor"])
+    assert j["items"]["meteor"][0] == pytest.approx(_meteor_by_hand(2, 2, 3, 1), abs=1e-6)  # 男性 说话 | 男性 说话 人
 
 
 def test_empty_captions():
     with pytest.raises(CaptionError, match="item 0 has no reference"):
         CM.score_captions(["a"], [[" "]], how="words", metrics=["bleu_4"])
-    out = CM.score_captions(["", "a man speaks"], [["a man speaks"], ["a man speaks"]], how="words",
+    out = CM.score_captions(["", "男声低沉"], [["男声低沉"], ["男声低沉"]], how="chars",
                             metrics=["bleu_4", "rouge_l", "cider_d", "meteor"])
     assert out["empty_hypotheses"] == 1
     assert all(out["items"][k][0] == pytest.approx(0, abs=1e-6) for k in out["items"])
-    assert out["items"]["rouge_l"][1] == pytest.approx(1.0)
+    assert out["items"]["rouge_l"][1] == pytest.approx(1.0) and out["items"]["meteor"][1] == pytest.approx(1.0)
     with pytest.raises(CaptionError, match="unknown caption metric 'blue'"):
         CM.score_captions(["a"], [["a"]], metrics=["blue"])
-
-

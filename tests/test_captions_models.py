@@ -83,7 +83,7 @@ def sbert(bert, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("m") / "sbert"
     t = Transformer(str(bert))
-    dim = getattr(t, "get_embedding_dimension", getattr(t, "get_word_embedding_dimension", None))()
+    dim = t.get_embedding_dimension() if hasattr(t, "get_embedding_dimension") else t.get_word_embedding_dimension()
     SentenceTransformer(modules=[t, Pooling(dim)], device="cpu").save(str(d))
     return d
 

@@ -2,7 +2,8 @@
 
 BLEU-4, ROUGE-L (β = 1.2), CIDEr-D (σ = 6, clipped, × 10) and METEOR 1.5 come from
 ``pycocoevalcap`` (the coco-caption code; METEOR is its Java jar, kept running in one
-process and reused across calls). They split on spaces, so captions are tokenised by us
+process and reused across calls; with COCO's ``-norm`` for English, without it for
+Chinese, because ``-norm`` splits every Han character and would undo jieba). They split on spaces, so captions are tokenised by us
 first (:mod:`.text`). The model-based metrics need a local model folder each and never
 download anything: BERTScore (``bert-score``, F1, max over references), SBERT similarity
 and FENSE (Zhou et al. 2022: SBERT similarity × (1 − 0.9) when a fluency-error detector
@@ -80,7 +81,7 @@ def score_captions(hyps: list[str], refs: list[list[str]], *, how: str = "words"
             raise CaptionError(f"{source}: item {i} has no reference caption (all empty)")
     names = metric_names(metrics)
     if "meteor" in names:  # Java loads its tables while the Python metrics run
-        meteor_server()
+        meteor_server(how == "words")
     models = models or MetricModels()
     warnings = (check_script([h for h in hyps if h], how, f"{source} (hypotheses)")
                 + check_script([x for r in refs for x in r], how, f"{source} (references)"))
@@ -89,7 +90,10 @@ def score_captions(hyps: list[str], refs: list[list[str]], *, how: str = "words"
     out = {"corpus": {}, "items": {}, "tokenize": how, "n": len(hyps), "warnings": warnings,
            "empty_hypotheses": sum(1 for v in res.values() if not v[0]), "metrics_version": METRICS_VERSION}
     for name in names:
-        corpus, items = _ONE[name](hyps, refs, res, gts, models)
+        if name == "meteor":
+            corpus, items = _meteor(hyps, refs, res, gts, models, norm=how == "words")
+        else:
+            corpus, items = _ONE[name](hyps, refs, res, gts, models)
         out["corpus"][name] = float(corpus)
         out["items"][name] = [float(x) for x in items]
     return out
@@ -117,53 +121,59 @@ def _cider(hyps, refs, res, gts, models):
     return score, scores
 
 
-def _meteor(hyps, refs, res, gts, models):
-    m = meteor_server()
+def _meteor(hyps, refs, res, gts, models, norm: bool = True):
+    m = meteor_server(norm)
     clean = {i: [h.replace("|||", "") or "."] for i, (h,) in res.items()}  # an empty line ends the jar's input
     refs_ = {i: [r.replace("|||", "") or "." for r in v] for i, v in gts.items()}
     try:
         score, scores = m.compute_score(refs_, clean)
     except (ValueError, BrokenPipeError, OSError) as e:
-        global _METEOR
-        err = _METEOR.meteor_p.stderr.read1(2000).decode(errors="replace") if _METEOR else ""
-        _METEOR = None
+        err = m.meteor_p.stderr.read1(2000).decode(errors="replace") if m.meteor_p.stderr else ""
+        _METEOR.pop(norm, None)
         raise CaptionError(f"METEOR (the pycocoevalcap Java jar) failed: {e}; java said: {err.strip()[:300]}") from None
     empty = np.array([not h for (h,) in res.values()])
     scores = np.where(empty, 0.0, np.asarray(scores, float))
     return (float(scores.mean()) if empty.any() else score), scores
 
 
-_METEOR = None
+#: norm -> the running jar; -norm (COCO's setting) re-tokenises and splits every Han character,
+#: so Chinese, already tokenised by us, is scored without it (jieba's words stay words)
+_METEOR: dict = {}
 _METEOR_LOCK = threading.Lock()
 
 
-def meteor_server():
-    """The one METEOR process of this Python process (Java start-up is paid once)."""
-    global _METEOR
+def meteor_server(norm: bool = True):
+    """The METEOR process of this Python process (Java start-up is paid once per setting)."""
     with _METEOR_LOCK:
-        if _METEOR is not None and _METEOR.meteor_p.poll() is None:
-            return _METEOR
+        m = _METEOR.get(norm)
+        if m is not None and m.meteor_p.poll() is None:
+            return m
         if shutil.which("java") is None:
             raise CaptionError("METEOR needs a Java runtime, and `java` is not on PATH: install one "
                                "(Debian/Ubuntu: apt-get install default-jre-headless; .ci/run does) or "
                                "leave 'meteor' out of the caption metrics")
-        from pycocoevalcap.meteor.meteor import Meteor
+        from pycocoevalcap.meteor import meteor as pm
 
-        _METEOR = Meteor()
-        return _METEOR
+        m = pm.Meteor.__new__(pm.Meteor)  # its scoring code, our command line
+        m.meteor_cmd = ["java", "-jar", "-Xmx2G", pm.METEOR_JAR, "-", "-", "-stdio", "-l", "en"] + (
+            ["-norm"] if norm else [])
+        m.meteor_p = subprocess.Popen(m.meteor_cmd, cwd=os.path.dirname(os.path.abspath(pm.__file__)),
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        m.lock = threading.Lock()
+        _METEOR[norm] = m
+        return m
 
 
 @atexit.register
 def _close_meteor():
-    global _METEOR
-    if _METEOR is not None:
+    for m in list(_METEOR.values()):
         try:
-            _METEOR.meteor_p.stdin.close()
-            _METEOR.meteor_p.kill()
-            _METEOR.meteor_p.wait(timeout=5)
+            m.meteor_p.stdin.close()
+            m.meteor_p.kill()
+            m.meteor_p.wait(timeout=5)
         except Exception:  # noqa: BLE001 - best effort at interpreter exit
             pass
-        _METEOR = None
+    _METEOR.clear()
 
 
 # ------------------------------------------------------------------------ model folders
