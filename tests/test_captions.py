@@ -89,7 +89,7 @@ def _spec(root, out, **caption):
                            "caption": {"metrics": ["bleu_4", "rouge_l", "cider_d"], **caption}})
 
 
-def test_caption_runs_retrieval_and_template(release, tmp_path):
+def test_caption_runs_retrieval_and_template(release, tmp_path, capsys):
     from affectbench import run
 
     root, _ = release
@@ -103,7 +103,12 @@ def test_caption_runs_retrieval_and_template(release, tmp_path):
     assert r.metrics["tokenize"] == "jieba" and "jieba" in r.report.read_text()
     # fixture captions follow the audio label, whose pitch eGeMAPS sees: retrieval is far above chance
     assert r.metrics["pooled"]["rouge_l"] > 0.7
-    assert run(_spec(root, tmp_path, method="retrieval", dimension="overall")).reused
+    again = run(_spec(root, tmp_path, method="retrieval", dimension="overall"))
+    assert again.reused
+    from affectbench.cli import _summary
+
+    _summary(again)  # what `affectbench run` prints for a caption run
+    assert "overall captions by retrieval" in capsys.readouterr().out
     t = run(_spec(root, tmp_path, method="template", dimension="style"))
     slots = json.loads((t.folder / "run.json").read_text())["protocol"]["folds"][0]["slots"]
     assert slots["rate"]["classes"] == ["fast", "moderate", "slow"] and slots["gender"]["trained"]

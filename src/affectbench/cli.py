@@ -379,6 +379,10 @@ def _summary(result):
     from rich.table import Table
 
     m = result.metrics
+    if m["task"] == "caption":
+        from .cli_captions import summary
+
+        return summary(result, _console())
     p = m["pooled"]
     keys = {"multilabel": ("macro_f1", "micro_f1"), "regression": ("ccc", "pearson", "mae")}.get(
         m["task"], ("war", "uar", "macro_f1"))

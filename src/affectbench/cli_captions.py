@@ -15,6 +15,18 @@ def register(app: typer.Typer, console) -> None:
     cap.command("score")(_score_cmd(console))
 
 
+def summary(result, con) -> None:
+    """What `affectbench run` prints for a caption run."""
+    m = result.metrics
+    con.print(f"[bold]{m['run']}[/]: {m['dimension']} captions by {m['method']}, {m['n_tested']} test "
+              f"utterances, tokenised with '{m['tokenize']}'")
+    for k, v in m["pooled"].items():
+        con.print(f"{k:10s} {v:.4f}")
+    for w in m.get("warnings", []):
+        con.print(f"[yellow]warning:[/] {w}")
+    con.print(f"report: {result.report}" + ("  (finished earlier; --force re-runs)" if result.reused else ""))
+
+
 def _score_cmd(_console):
     def score_cmd(refs: Path = typer.Argument(..., help="reference captions: JSONL {\"id\", \"caption\"} or CSV "
                                                          "id,caption; several per id allowed"),
