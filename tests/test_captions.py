@@ -123,8 +123,12 @@ def test_caption_spec_errors(release, tmp_path, monkeypatch):
         _spec(root, tmp_path, dimension="voice")
     with pytest.raises(SpecError, match="'hf' needs caption.model"):
         _spec(root, tmp_path, method="hf")
+    with pytest.raises(CaptionError, match="'bertscore' needs a local model folder.*caption.bertscore = DIR"):
+        _spec(root, tmp_path, metrics=["rouge_l", "bertscore"])
     from affectbench import run
 
+    with pytest.raises(CaptionError, match="emotiontalk caption_overall: 200 of 200 captions are Chinese.*'jieba' or 'chars'"):
+        run(_spec(root, tmp_path / "runs", tokenize="words"))  # refused before any feature is extracted
     monkeypatch.setattr(fx, "captions", lambda u, i: {})  # a copy whose audio JSONs carry no captions
     fx.build(tmp_path / "bare")
     with pytest.raises(CaptionError, match="no 'caption_overall' captions"):

@@ -18,7 +18,7 @@ import pandas as pd
 from . import baselines as B
 from . import metrics as CM
 from .errors import CaptionError
-from .text import TOKENIZERS
+from .text import TOKENIZERS, check_script
 
 DIMENSIONS = ("speaker", "style", "emotion", "overall")
 
@@ -54,9 +54,14 @@ def check_spec(spec, source: str) -> None:
         if val not in allowed:
             raise SpecError(f"{source}: 'caption.{key}' = {val!r} is not one of {', '.join(allowed)}")
     try:
-        CM.metric_names(c.metrics)
+        names = CM.metric_names(c.metrics)
     except CaptionError as e:
         raise SpecError(f"{source}: caption.metrics: {e}") from None
+    needs = {"bertscore": ("bertscore",), "sbert_sim": ("sbert",), "fense": ("sbert", "fense_echecker"),
+             "clapscore": ("clap",), "spider": ("spice",)}
+    for name in names:  # before any feature is extracted, not after the captions are generated
+        for opt in needs.get(name, ()):
+            CM.need_folder(getattr(c, opt), name, opt, "a local model folder")
     if c.method == "hf" and not c.model:
         raise SpecError(f"{source}: caption.method = 'hf' needs caption.model = a local Hugging Face "
                         "seq2seq or decoder folder")
@@ -112,6 +117,9 @@ def run_caption(spec, *, force: bool = False, reporter=None):
     t0 = time.perf_counter()
     data = R.load_data(spec, rep)
     no_caption = _caption_rows(data, spec, rep)
+    for w in check_script([x for r in references(data.df[column(spec.caption.dimension)].astype(object))
+                           for x in r], spec.caption.tokenize, f"{data.corpus.name} {column(spec.caption.dimension)}"):
+        rep.log(f"[yellow]warning:[/] {w}")  # wrong script for the tokeniser: refused above half
     plans = R.plan_features(spec, data)
     identity = _identity(spec, data, plans)
     folder = Path(spec.output_dir).expanduser() / f"{spec.name}-{R.identity_hash(identity)}"
