@@ -89,7 +89,8 @@ def _spec(root, out, **caption):
                            "caption": {"metrics": ["bleu_4", "rouge_l", "cider_d"], **caption}})
 
 
-def test_caption_runs_retrieval_and_template(release, tmp_path, capsys):
+def test_caption_runs_retrieval_and_template(release, tmp_path, capsys, fresh_home):
+    # fresh_home: the features of the fixture's WAVs must not be in the session's cache for other tests
     from affectbench import run
 
     root, _ = release
@@ -117,7 +118,7 @@ def test_caption_runs_retrieval_and_template(release, tmp_path, capsys):
     assert t.folder != r.folder
 
 
-def test_caption_spec_errors(release, tmp_path, monkeypatch):
+def test_caption_spec_errors(release, tmp_path, monkeypatch, fresh_home):
     root, _ = release
     with pytest.raises(SpecError, match="'caption.dimension' = 'voice' is not one of speaker, style"):
         _spec(root, tmp_path, dimension="voice")

@@ -152,7 +152,7 @@ def _word_tokenizer(d):
     return len(vocab)
 
 
-def test_hf_generators_gpt2_and_t5(tmp_path):
+def test_hf_generators_gpt2_and_t5(tmp_path, fresh_home):
     from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
 
     n = _word_tokenizer(tmp_path / "gpt2")
