@@ -391,6 +391,10 @@ def _summary(result):
     from rich.table import Table
 
     m = result.metrics
+    if m["task"] == "caption":
+        from .cli_captions import summary
+
+        return summary(result, _console())
     p = m["pooled"]
     keys = {"multilabel": ("macro_f1", "micro_f1"), "regression": ("ccc", "pearson", "mae")}.get(
         m["task"], ("war", "uar", "macro_f1"))
@@ -468,7 +472,7 @@ def _command(argv: list[str]) -> str:
     words = [a for a in argv if not a.startswith("-")]
     if not words:
         return ""
-    return " ".join(words[:2]) if words[0] in ("corpora", "extractors") else words[0]
+    return " ".join(words[:2]) if words[0] in ("corpora", "extractors", "captions") else words[0]
 
 
 #: commands whose options include --on-error; `run` reads it from the spec instead
@@ -510,6 +514,10 @@ cli_grid.register(app, _console, _reporter)
 from .cli_compare import register as _register_compare  # noqa: E402 - compare, leaderboard, html-report
 
 _register_compare(app)
+
+from .cli_captions import register as _register_captions  # noqa: E402 - captions score
+
+_register_captions(app, _console)
 
 
 def main():

@@ -45,6 +45,12 @@ COLUMNS: dict[str, str] = {
     "dominance": "float64",
     "sentiment": "float64",
     "meta": "string",  # JSON of corpus-specific extras (e.g. CREMA-D demographics)
+    # reference captions (EmotionTalk's four dimensions): plain text; caption_overall is a
+    # JSON list (the release has five versions of it)
+    "caption_speaker": "string",
+    "caption_style": "string",
+    "caption_emotion": "string",
+    "caption_overall": "string",
 }
 
 
@@ -89,9 +95,11 @@ def load(path: Path) -> pd.DataFrame:
     df = pd.read_parquet(path)
     df["labels"] = df["labels"].map(lambda v: None if v is None else [str(x) for x in v])
     for col, dtype in COLUMNS.items():
+        if col not in df.columns:  # a manifest saved before the column existed
+            df[col] = None
         if dtype != "object":
             df[col] = df[col].astype(dtype)
-    return df
+    return df[list(COLUMNS)]
 
 
 def fingerprint(df: pd.DataFrame) -> str:

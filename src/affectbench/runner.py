@@ -544,6 +544,10 @@ def _fold_info(fold, head) -> dict:
 # ----------------------------------------------------------------------------------- run
 def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) -> RunResult:
     rep = reporter or Reporter()
+    if spec.task == "caption":
+        from .captions.task import run_caption
+
+        return run_caption(spec, force=force, reporter=rep)
     t0 = time.perf_counter()
     cross = spec.protocol.kind == "cross"
     if cross:  # train on some corpora, test on others (crosscorpus.py)

@@ -116,6 +116,29 @@ class MetricsSpec:
 
 
 @dataclass
+class CaptionSpec:
+    """``task = "caption"``: generate one of a corpus's caption dimensions (docs/captions.md)."""
+
+    #: speaker | style | emotion | overall (the manifest's caption_<dimension> column)
+    dimension: str = "overall"
+    #: retrieval (nearest training caption) | template (from predicted labels) | hf (a local model)
+    method: str = "retrieval"
+    #: jieba | chars (Chinese) | words (English): how captions are split before scoring
+    tokenize: str = "jieba"
+    #: a local Hugging Face seq2seq or decoder folder (method = "hf")
+    model: str | None = None
+    max_new_tokens: int = 40
+    metrics: list = field(default_factory=lambda: ["bleu_4", "rouge_l", "meteor", "cider_d"])
+    #: local model folders of the model-based metrics (unset: that metric is not available)
+    bertscore: str | None = None
+    bertscore_layer: int | None = None
+    sbert: str | None = None
+    fense_echecker: str | None = None
+    clap: str | None = None
+    spice: str | None = None
+
+
+@dataclass
 class Spec:
     name: str = ""
     seed: int = 0
@@ -127,6 +150,9 @@ class Spec:
     head: HeadSpec = field(default_factory=HeadSpec)
     metrics: MetricsSpec = field(default_factory=MetricsSpec)
     robustness: RobustnessSpec = field(default_factory=RobustnessSpec)
+    #: "emotion" (classify / regress the view's labels) or "caption"
+    task: str = "emotion"
+    caption: CaptionSpec = field(default_factory=CaptionSpec)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -144,6 +170,9 @@ class Spec:
             v = d["protocol"][side]
             for e in (v if isinstance(v, list) else [v] if isinstance(v, dict) else []):
                 e.pop("root", None)
+        if d["task"] == "emotion":  # runs from before the caption task keep their identity
+            d.pop("task")
+            d.pop("caption")
         return d
 
 
@@ -261,6 +290,12 @@ def _check(spec: Spec, source: str) -> Spec:
         if k not in accepted:
             raise SpecError(f"{source}: 'head.options.{k}' is not an option of head '{spec.head.kind}'. "
                             f"Valid: {', '.join(sorted(accepted))}")
+    if spec.task not in ("emotion", "caption"):
+        raise SpecError(f"{source}: 'task' = {spec.task!r} is not one of emotion, caption")
+    if spec.task == "caption":
+        from .captions.task import check_spec
+
+        check_spec(spec, source)
     if spec.corpus.train_view:
         lset = get_corpus(spec.corpus.name, **spec.corpus.options).labelset
         lset.view(spec.corpus.train_view)  # unknown view: an error naming the valid ones

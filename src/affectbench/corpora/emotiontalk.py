@@ -36,6 +36,10 @@ Manifest:
     multimodal ``Continuous label_result`` (mean of five ratings in -2..2).
   * ``meta``: JSON of the audio annotation's ``startTime``/``endTime``/``duration`` (in
     the session) and captions (``emo_cap``, ``spe_cap``, ``style_cap``, ``caption_1..5``).
+  * ``caption_speaker`` / ``caption_style`` / ``caption_emotion`` (``spe_cap``,
+    ``style_cap``, ``emo_cap`` of the audio JSON) and ``caption_overall`` (JSON list of
+    ``caption_1..5``, the LLM-varied versions of the integrated caption): the four
+    caption dimensions of the paper's captioning task (also still in ``meta``).
   * ``text``: the transcript as released, markup kept (``[over/]…[/over]``,
     ``[interrupted]``); :func:`strip_markup` (via :meth:`EmotionTalk.text_for_features`)
     is what text encoders should see.
@@ -128,6 +132,25 @@ def strip_markup(text: str | None) -> str | None:
 
     out = _TAG.sub(repl, s)
     return re.sub(r"\s+", " ", out).strip()
+
+
+#: manifest caption column -> the audio JSON's field(s) (paper Table 6)
+CAPTION_FIELDS = {"caption_speaker": ("spe_cap",), "caption_style": ("style_cap",),
+                  "caption_emotion": ("emo_cap",),
+                  "caption_overall": tuple(f"caption_{i}" for i in range(1, 6))}
+
+
+def caption_columns(extra: dict | None) -> dict:
+    """The four caption dimensions of one utterance; the five overall versions as a JSON list."""
+    extra = extra or {}
+    out = {}
+    for col, fields in CAPTION_FIELDS.items():
+        vals = [str(extra[f]).strip() for f in fields if str(extra.get(f) or "").strip()]
+        if col == "caption_overall":
+            out[col] = json.dumps(vals, ensure_ascii=False) if vals else None
+        else:
+            out[col] = vals[0] if vals else None
+    return out
 
 
 def _speaker_id(v) -> str:
@@ -524,6 +547,7 @@ class EmotionTalk(Corpus):
             for m in MODALITIES:
                 a = anns.get(m)
                 row[f"label_{m}"] = a.result if a is not None else None
+            row.update(caption_columns(extra))
             rows.append(row)
         if no_video and rows:
             self._notes.append(f"{no_video} of {len(rows)} utterances have no video file in this copy "
