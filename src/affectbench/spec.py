@@ -91,6 +91,9 @@ class HeadSpec:
     solver: str = "auto"
     #: linear adapter: choose the L2 strength by validation "loss" (cross-entropy) or "metric" (UAR)
     select: str = "loss"
+    #: context heads (ctx_window, ctx_gru, dialoguernn, dialoguegcn): "past" (online use: a
+    #: prediction reads earlier turns only) or "past+future" (offline analysis)
+    context: str = "past"
     #: options of the chosen head kind beyond the common ones, e.g. hidden = 64, dropout = 0.2
     #: (fusion heads), rank = 4 (lmf)
     options: dict = field(default_factory=dict)
@@ -126,7 +129,15 @@ class Spec:
         for k in ("jobs", "executor", "address"):
             d["features"].pop(k)
         d["corpus"].pop("root")
+        if not _context_head(self.head.kind):  # decides nothing there; identities stay as they were
+            d["head"].pop("context")
         return d
+
+
+def _context_head(kind: str) -> bool:
+    from .heads import HEADS
+
+    return bool(getattr(HEADS.get(kind), "takes_context", False))
 
 
 def _build(cls, data: dict, where: str, source: str):
@@ -180,12 +191,13 @@ def _coerce(value, t, key, source):
 CHOICES = {
     "corpus.on_error": ("raise", "skip"),
     "protocol.kind": ("", "loso", "logo", "folds", "official"),
-    "protocol.valid_unit": ("", "group", "speaker"),
+    "protocol.valid_unit": ("", "group", "speaker", "dialogue"),
     "features.normalization": ("fold", "speaker", "none"),
     "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
     "head.solver": ("auto", "lbfgs", "adamw"),
     "head.select": ("loss", "metric"),
+    "head.context": ("past", "past+future"),
 }
 
 
@@ -227,6 +239,9 @@ def _check(spec: Spec, source: str) -> Spec:
         raise UnknownNameError("head", spec.head.kind, HEADS)
     import inspect
 
+    if spec.head.context != "past" and not _context_head(spec.head.kind):
+        raise SpecError(f"{source}: 'head.context' = {spec.head.context!r} applies to context heads "
+                        f"(ctx_window, ctx_gru, dialoguernn, dialoguegcn), not '{spec.head.kind}'")
     accepted = set(inspect.signature(HEADS[spec.head.kind].__init__).parameters) - {"self", "kwargs"}
     for k in spec.head.options:
         if k not in accepted:
