@@ -42,6 +42,7 @@ from .blocks import Block
 from .train import FusionHead, _Inputs, _threads
 
 CONTEXTS = ("past", "past+future")
+NORM_C = False
 
 
 # ---- the dialogue order -------------------------------------------------------------------
@@ -93,16 +94,16 @@ class ContextHead(FusionHead):
     takes_context = True
     min_blocks = 1
     kind = "context"
-    OPTIONS = {"context": "past", "hidden": 64, "dropout": 0.2, "epochs": 40, "patience": 6,
-               "dialogues_per_batch": 16}
+    OPTIONS = {"context": "past", "hidden": 64, "dropout": 0.2, "lr": 3e-3, "epochs": 40, "patience": 8,
+               "dialogues_per_batch": 0}
 
     def _validate_options(self) -> None:
         super()._validate_options()
         if self.context not in CONTEXTS:
             raise SpecError(f"head '{self.kind}': context must be one of {', '.join(CONTEXTS)}, "
                             f"got {self.context!r}")
-        if int(self.dialogues_per_batch) < 1:
-            raise SpecError(f"head '{self.kind}': dialogues_per_batch must be ≥ 1")
+        if int(self.dialogues_per_batch) < 0:
+            raise SpecError(f"head '{self.kind}': dialogues_per_batch must be ≥ 1 (0: chosen from the data)")
 
     @property
     def future(self) -> bool:
@@ -177,12 +178,14 @@ class ContextHead(FusionHead):
         valid = self._pack(vblocks, vdialogue, "validation") if vblocks is not None else None
         self.missing_train = {nm: int((~np.asarray(b.present, bool)).sum()) for nm, b in zip(self.names_, blocks)}
         best, best_state, best_epoch, since, epoch = -np.inf, None, -1, 0, -1
-        bs = int(self.dialogues_per_batch)
+        # about 40 updates an epoch (MELD: 26 dialogues a batch), at least 4 dialogues each
+        bs = int(self.dialogues_per_batch) or int(np.clip(len(groups) // 40, 4, 32))
+        self.batch_dialogues_ = bs
+        lengths = np.array([len(g) for g in groups])
         for epoch in range(int(self.epochs)):
             self.model.train()
-            perm = torch.randperm(len(groups), generator=self.gen).numpy()
-            for s in range(0, len(groups), bs):
-                x, mask, party, rows = self._batch(X, groups, parties, perm[s:s + bs])
+            for which in self._buckets(lengths, bs):
+                x, mask, party, rows = self._batch(X, groups, parties, which)
                 out = self.model(x, mask, party)[mask]
                 loss = self._task_loss(out, Y[rows[mask]])
                 opt.zero_grad()
@@ -208,15 +211,28 @@ class ContextHead(FusionHead):
         self.epochs_run = epoch + 1
         return self
 
+    def _buckets(self, lengths: np.ndarray, bs: int) -> list[np.ndarray]:
+        """Batches of dialogues of similar length (less padding, fewer recurrent steps), in a
+        seeded random order: sort by length plus noise, cut, shuffle the batches."""
+        import torch
+
+        noise = torch.rand(len(lengths), generator=self.gen).numpy() * 2.0
+        order = np.argsort(lengths + noise, kind="stable")
+        batches = [order[s:s + bs] for s in range(0, len(order), bs)]
+        perm = torch.randperm(len(batches), generator=self.gen).numpy()
+        return [batches[i] for i in perm]
+
     def _run(self, X, groups, parties, chunk: int = 64) -> np.ndarray:
         """Outputs for every row, in row order; dialogues in fixed chunks (eval mode)."""
         import torch
 
         self.model.eval()
         out = np.zeros((X.shape[0] - 1, self.k), np.float32)
+        # dialogues by length, so a chunk pads little; a row's output never depends on its chunk
+        by_len = np.argsort([len(g) for g in groups], kind="stable")
         with torch.inference_mode():
             for s in range(0, len(groups), chunk):
-                x, mask, party, rows = self._batch(X, groups, parties, range(s, min(s + chunk, len(groups))))
+                x, mask, party, rows = self._batch(X, groups, parties, by_len[s:s + chunk])
                 out[rows[mask].numpy()] = self.model(x, mask, party)[mask].numpy()
         return out
 
@@ -292,6 +308,7 @@ class WindowHead(ContextHead):
                 super().__init__()
                 self.proj = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(p))
                 self.q = nn.Linear(h, h, bias=False)
+                self.key = nn.Linear(h, 1, bias=False)  # how telling a neighbour is, whoever asks
                 self.bias = nn.Parameter(torch.zeros(2, len(offs)))  # [same/other, offset]
                 self.out = nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(), nn.Dropout(p), nn.Linear(h, k))
 
@@ -300,7 +317,7 @@ class WindowHead(ContextHead):
                 nb = torch.stack([_shift(u, o) for o in offs], 2)  # [B, T, K, h]
                 ok = torch.stack([_shift(mask, o) for o in offs], 2)
                 same = torch.stack([_shift(party, o) for o in offs], 2) == party[..., None]
-                score = (self.q(u)[:, :, None] * nb).sum(-1) / h ** 0.5
+                score = (self.q(u)[:, :, None] * nb).sum(-1) / h ** 0.5 + self.key(nb).squeeze(-1)
                 ctx = []
                 for j, grp in enumerate((same, ~same)):
                     valid = ok & grp
@@ -312,25 +329,47 @@ class WindowHead(ContextHead):
         return Net()
 
 
+class _PartyInput:
+    """Utterance projection plus who speaks (party number, capped): a recurrence over the
+    dialogue must know whether consecutive turns come from one speaker or two."""
+
+    @staticmethod
+    def make(d, h, p, parties):
+        torch, nn = _nn()
+
+        class Proj(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(p))
+                self.party = nn.Embedding(parties, h)
+
+            def forward(self, x, party):
+                return self.lin(x) + self.party(party.clamp(max=parties - 1))
+
+        return Proj()
+
+
 class GRUContextHead(ContextHead):
     """A GRU over the dialogue (bi-directional only when future turns are allowed)."""
 
     kind = "ctx_gru"
+    OPTIONS = {**ContextHead.OPTIONS, "parties": 4}
 
     def _build(self, d, k):
         torch, nn = _nn()
         h, p, bi = int(self.hidden), float(self.dropout), self.future
+        P = int(self.parties)
 
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.proj = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(p))
+                self.proj = _PartyInput.make(d, h, p, P)
                 self.gru = nn.GRU(h, h, batch_first=True, bidirectional=bi)
                 self.out = nn.Sequential(nn.Dropout(p), nn.Linear(h + h * (2 if bi else 1), h), nn.ReLU(),
                                          nn.Linear(h, k))
 
             def forward(self, x, mask, party):
-                u = self.proj(x)
+                u = self.proj(x, party)
                 return self.out(torch.cat([u, _gru_over(self.gru, u, mask)], -1))
 
         return Net()
@@ -440,10 +479,11 @@ class DialogueGCNHead(ContextHead):
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.proj = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Dropout(p))
+                self.proj = _PartyInput.make(d, h, p, P)
                 self.gru = nn.GRU(h, h, batch_first=True, bidirectional=bi)
                 g = h * (2 if bi else 1)
                 self.att = nn.Linear(g, g, bias=False)
+                self.key = nn.Linear(g, 1, bias=False)  # how telling a neighbour is, whoever asks
                 self.rel = nn.Linear(g, R * h, bias=False)
                 self.root1 = nn.Linear(g, h)
                 self.w2 = nn.Linear(h, h, bias=False)
@@ -452,18 +492,18 @@ class DialogueGCNHead(ContextHead):
 
             def forward(self, x, mask, party):
                 B, T = mask.shape
-                g = _gru_over(self.gru, self.proj(x), mask)
+                g = _gru_over(self.gru, self.proj(x, party), mask)
                 pc = party.clamp(max=P - 1)
                 ok = torch.stack([_shift(mask, o) for o in offs], 2) & mask[..., None]  # [B, T, K]
                 nb_g = torch.stack([_shift(g, o) for o in offs], 2)
-                a = (self.att(g)[:, :, None] * nb_g).sum(-1)
+                a = (self.att(g)[:, :, None] * nb_g).sum(-1) + self.key(nb_g).squeeze(-1)
                 alpha = torch.softmax(torch.where(ok, a, torch.full_like(a, -1e9)), -1) * ok
                 # relation of each edge, and 1/c_{i,r} (neighbours of i under that relation)
                 nb_p = torch.stack([_shift(pc, o) for o in offs], 2)
                 direction = torch.tensor([0 if o >= 0 else 1 for o in offs])[None, None, :]
                 r = direction * P * P + nb_p * P + pc[..., None]
                 cnt = torch.zeros(B, T, R).scatter_add_(2, r, ok.float())
-                norm = alpha / torch.gather(cnt, 2, r).clamp(min=1)
+                norm = alpha / torch.gather(cnt, 2, r).clamp(min=1) if NORM_C else alpha
                 msg_all = self.rel(g).view(B, T, R, h)  # every node's message under every relation
                 agg = self.root1(g)
                 for j, o in enumerate(offs):  # one offset at a time: no [B, T, K, R, h] tensor
