@@ -32,7 +32,7 @@ def _uar(pred, y):
 
 @pytest.fixture(scope="module")
 def data():
-    df = pd.DataFrame(synthesize_dialogs(dialogues=30))
+    df = pd.DataFrame(synthesize_dialogs(dialogues=30))  # 4 sessions × 30 dialogues × 12 turns
     y = df["label"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
     rng = np.random.default_rng(0)
     X = rng.normal(0, 1, (len(df), 8)).astype(np.float32)

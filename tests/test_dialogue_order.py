@@ -143,12 +143,12 @@ def test_run_on_demo_dialog_states_context(tmp_path):
     res = run(_spec(tmp_path, context="past+future"))
     info = json.loads((res.folder / "run.json").read_text())
     cx = info["tested"]["context"]
-    assert cx["turns"] == "past+future" and cx["dialogues"] == 48
+    assert cx["turns"] == "past+future" and cx["dialogues"] == 96
     assert info["protocol"]["valid_unit"] == "dialogue" and info["protocol"]["speaker_independent"]
     assert all(f["head"]["context"] == "past+future" for f in info["protocol"]["folds"])
     report = (res.folder / "report.md").read_text()
     assert "conversation context: **past+future**" in report and "offline analysis" in report
-    assert res.metrics["pooled"]["n"] == 576
+    assert res.metrics["pooled"]["n"] == 1152
     # past vs past+future are two runs (the option is part of the identity) …
     ident = json.loads((res.folder / "identity.json").read_text())
     assert ident["spec"]["head"]["context"] == "past+future"

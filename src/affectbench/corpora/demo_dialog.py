@@ -46,7 +46,7 @@ def _filler(rng: random.Random) -> str:
     return f"{rng.choice(OPENERS)} we {rng.choice(VERBS)} {rng.choice(TOPICS)} again"
 
 
-def synthesize_dialogs(sessions: int = 4, dialogues: int = 12, turns: int = 12, *,
+def synthesize_dialogs(sessions: int = 4, dialogues: int = 24, turns: int = 12, *,
                        p_explicit: float = 0.55, p_change: float = 0.15, seed: int = 0) -> list[dict]:
     """The rows (id, session, dialogue, turn, speaker, label, text, explicit), deterministic in ``seed``."""
     rng = random.Random(seed)
@@ -82,7 +82,7 @@ class DemoDialog(GeneratedCorpus):
     modalities = ("text",)
     conversational = True
     default_protocol = {"kind": "logo", "group": "session"}
-    expected = {"total": 576}
+    expected = {"total": 1152}
     layout_hint = "nothing: generated under $AFFECTBENCH_HOME/demo_dialog (or the folder given)"
     labelset = LabelSet(EMOTIONS, {
         "four": LabelView.identity("four", EMOTIONS, "neutral/happy/sad/angry (the speaker's mood)")},

@@ -22,6 +22,14 @@ angry, sadness -> sad); ``sentiment`` = -1/0/1. StartTime/EndTime locate the cli
 in the episode, not inside the clip, so they do not go into ``start``/``end``
 (which would cut the already cut clip).
 
+Dialogue order: Utterance_ID counts 0, 1, … inside each dialogue; a turn that appears twice
+is a malformed row, and a dialogue whose ids skip a number is refused under
+``on_error='raise'`` (the copy lost an utterance, so context heads would see another
+conversation) and reported as a caveat under ``'skip'`` (affectbench.dialogue).
+
+Views: ``seven`` (the emotions) and ``sentiment`` (negative / neutral / positive, from the
+Sentiment column).
+
 Missing clips (the release lacks a few): with ``on_error='raise'`` the error
 lists how many and which; with ``'skip'`` the rows are kept with empty media
 columns (their text is still usable) and each is recorded. A split with no clip
