@@ -56,7 +56,8 @@ def make_folds(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker",
       - ``official``: the corpus's train/dev/test split (``splits`` names them).
     ``valid_groups`` units are held out of each fold's training side for validation (early
     stopping, hyper-parameters). ``valid_unit`` is what such a unit is: ``"group"`` holds out
-    whole groups, ``"speaker"`` holds out speakers inside the training groups. The default
+    whole groups, ``"speaker"`` holds out speakers inside the training groups, ``"dialogue"``
+    whole dialogues (what context heads need). The default
     (``""``) is ``"speaker"`` when the corpus has speaker ids, so that leave-one-session-out
     trains on every training session instead of losing a whole session to validation.
     ``known_groups``: every group of the corpus before unreadable files were dropped; a fixed
@@ -83,7 +84,7 @@ def make_folds(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker",
     if len(test_sets) < 2:
         raise ProtocolError(f"protocol '{kind}' needs at least 2 {group} groups, found {len(uniq)}")
     unit = _valid_unit(df, valid_unit, group)
-    units = g if unit == "group" else df["speaker"].astype(str).to_numpy()
+    units = g if unit == "group" else df["dialogue" if unit == "dialogue" else "speaker"].astype(str).to_numpy()
     claim = True if speaker_independent is None else speaker_independent
     rng = np.random.default_rng(seed)
     out = []
@@ -109,8 +110,12 @@ def make_folds(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker",
 
 
 def _valid_unit(df: pd.DataFrame, valid_unit: str, group: str) -> str:
-    if valid_unit not in ("", "group", "speaker"):
-        raise SpecError(f"protocol.valid_unit = {valid_unit!r} is not one of group, speaker")
+    if valid_unit not in ("", "group", "speaker", "dialogue"):
+        raise SpecError(f"protocol.valid_unit = {valid_unit!r} is not one of group, speaker, dialogue")
+    if valid_unit == "dialogue":  # whole dialogues of the training side (context heads)
+        if "dialogue" not in df.columns or df["dialogue"].isna().any():
+            raise ProtocolError("protocol.valid_unit = 'dialogue', but some utterances have no dialogue id")
+        return "dialogue"
     has_speakers = "speaker" in df.columns and df["speaker"].notna().all()
     if valid_unit == "speaker" and not has_speakers:
         raise ProtocolError("protocol.valid_unit = 'speaker', but some utterances have no speaker id")

@@ -88,6 +88,10 @@ def write_report(folder: Path, metrics: dict, info: dict) -> Path:
         lines.append(f"- labels: trained on `{ls['train']}`, scored on `{ls['score']}`"
                      + (f" ({ls['without_training_label']} utterance(s) without a training label left out)"
                         if ls["without_training_label"] else ""))
+    if tested.get("context"):
+        cx = tested["context"]
+        lines.append(f"- conversation context: **{cx['turns']}** — {cx['description']}; "
+                     f"{cx['dialogues']} dialogues, each wholly in train, validation or test")
     for name, n in (tested.get("missing_modality") or {}).items():
         if n:
             lines.append(f"- **{n} utterance(s) lacked `{name}`** (missing or unreadable); the head masked it")

@@ -482,8 +482,9 @@ def _normalised_frames(spec: Spec, b: FeatureBlock, fold) -> np.ndarray:
     return Z.astype(np.float32)
 
 
-def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
-    """One fold: the head fitted on train (early stopping / choices on valid), scored on test."""
+def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None, dialogue=None):
+    """One fold: the head fitted on train (early stopping / choices on valid), scored on test.
+    ``dialogue``: the rows' :class:`~affectbench.heads.context.DialogueOrder` (context heads)."""
     from . import metrics as M
     from .heads import make_head
 
@@ -493,9 +494,16 @@ def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
                      multilabel=task == "multilabel", regression=task == "regression",
                      threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit,
                      l2=h.l2, l2_grid=h.l2_grid, solver=h.solver, select=h.select,
-                     **h.options)
+                     **{"context": h.context, **h.options})
     Yt = Y if Y_train is None else Y_train  # the training label source (validation uses it too)
-    if getattr(head, "takes_blocks", False):
+    if getattr(head, "takes_context", False):
+        from .heads.blocks import rows
+
+        head.fit(rows(X, fold.train), Yt[fold.train], rows(X, fold.valid), Yt[fold.valid],
+                 n_classes=len(classes), dialogue=dialogue.rows(fold.train),
+                 valid_dialogue=dialogue.rows(fold.valid))
+        P = head.predict_proba(rows(X, fold.test), dialogue=dialogue.rows(fold.test))
+    elif getattr(head, "takes_blocks", False):
         from .heads.blocks import rows
 
         head.fit(rows(X, fold.train), Yt[fold.train], rows(X, fold.valid), Yt[fold.valid],
@@ -566,6 +574,10 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     from .heads import HEADS
 
     block_head = getattr(HEADS[spec.head.kind], "takes_blocks", False)
+    if getattr(HEADS[spec.head.kind], "takes_context", False):  # before any feature is computed
+        from .dialogue import require_dialogues
+
+        require_dialogues(data.df, data.corpus.name, spec.head.kind)
     fs = extract_features(spec, data, plans, rep, partial=block_head)
     n_view = len(data.df)
     dropped = _dropped(data.df, ~fs.ok)
@@ -589,6 +601,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     group = "speaker" if proto["kind"] == "loso" else proto["group"]
     known = (data.df[group].dropna().astype(str).unique().tolist()
              if group in data.df.columns else None)
+    ctx = getattr(HEADS[spec.head.kind], "takes_context", False)
     if cross:
         from .crosscorpus import cross_fold
 
@@ -596,7 +609,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     else:
         folds = make_folds(df, proto["kind"], group=proto["group"], valid_groups=spec.protocol.valid_groups,
                            folds=proto["folds"], seed=spec.seed, speaker_independent=proto["speaker_independent"],
-                           valid_unit=spec.protocol.valid_unit, known_groups=known)
+                           valid_unit=spec.protocol.valid_unit or ("dialogue" if ctx else ""), known_groups=known)
+    order = _context_order(df, folds) if ctx else None
 
     classes, task = list(data.view.classes), data.view.task
     Y = _targets(df, data.view)
@@ -608,7 +622,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     upd(0, len(folds))
     for fold in folds:
         X = (fold_blocks if block_head else fold_matrix)(spec, fs, fold, speakers, texts, ids)
-        head, P, pred, m = fit_fold(spec, X, Y, fold, classes, task, n_layers, Y_train)
+        head, P, pred, m = fit_fold(spec, X, Y, fold, classes, task, n_layers, Y_train, dialogue=order)
         fold_metrics.append(m)
         heads.append(head)
         fold_info.append(_fold_info(fold, head))
@@ -627,6 +641,9 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     if block_head:  # rows kept with a modality missing: the head masked it
         tested["missing_modality"] = {b.name: int((~b.present).sum()) for b in fs.blocks
                                       if b.present is not None}
+    if ctx:
+        tested["context"] = {"turns": spec.head.context, "dialogues": int(df["dialogue"].nunique()),
+                             "description": CONTEXT_TEXT[spec.head.context]}
     if data.train_view is not None:
         tested["label_source"] = {"train": data.train_view.name, "score": data.view.name,
                                   "without_training_label": data.label_rows_dropped}
@@ -654,6 +671,22 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
         info["cross"] = data.cross
     _write(folder, spec, metrics, info, allp, identity)
     return RunResult(folder, metrics, False)
+
+
+CONTEXT_TEXT = {
+    "past": "context heads read each utterance's earlier turns only (online use)",
+    "past+future": "context heads read earlier and later turns of the dialogue (offline analysis; "
+                   "not available to a system that must answer as the conversation unfolds)"}
+
+
+def _context_order(df: pd.DataFrame, folds):
+    """The dialogue order of the kept rows, after checking that every fold keeps whole dialogues."""
+    from .dialogue import check_fold_dialogues
+    from .heads.context import DialogueOrder
+
+    for fold in folds:
+        check_fold_dialogues(df, fold)
+    return DialogueOrder.from_frame(df)
 
 
 def _weighted_layers(spec: Spec, fs: FeatureSet):

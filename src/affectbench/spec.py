@@ -104,6 +104,9 @@ class HeadSpec:
     solver: str = "auto"
     #: linear adapter: choose the L2 strength by validation "loss" (cross-entropy) or "metric" (UAR)
     select: str = "loss"
+    #: context heads (ctx_window, ctx_gru, dialoguernn, dialoguegcn): "past" (online use: a
+    #: prediction reads earlier turns only) or "past+future" (offline analysis)
+    context: str = "past"
     #: options of the chosen head kind beyond the common ones, e.g. hidden = 64, dropout = 0.2
     #: (fusion heads), rank = 4 (lmf)
     options: dict = field(default_factory=dict)
@@ -173,7 +176,15 @@ class Spec:
         if d["task"] == "emotion":  # runs from before the caption task keep their identity
             d.pop("task")
             d.pop("caption")
+        if not _context_head(self.head.kind):  # decides nothing there; identities stay as they were
+            d["head"].pop("context")
         return d
+
+
+def _context_head(kind: str) -> bool:
+    from .heads import HEADS
+
+    return bool(getattr(HEADS.get(kind), "takes_context", False))
 
 
 def _build(cls, data: dict, where: str, source: str):
@@ -227,12 +238,13 @@ def _coerce(value, t, key, source):
 CHOICES = {
     "corpus.on_error": ("raise", "skip"),
     "protocol.kind": ("", "loso", "logo", "folds", "official", "cross"),
-    "protocol.valid_unit": ("", "group", "speaker"),
+    "protocol.valid_unit": ("", "group", "speaker", "dialogue"),
     "features.normalization": ("fold", "speaker", "none"),
     "features.executor": ("local", "ray"),
     "head.threshold": ("global", "per_class"),
     "head.solver": ("auto", "lbfgs", "adamw"),
     "head.select": ("loss", "metric"),
+    "head.context": ("past", "past+future"),
 }
 
 
@@ -285,6 +297,9 @@ def _check(spec: Spec, source: str) -> Spec:
         raise UnknownNameError("head", spec.head.kind, HEADS)
     import inspect
 
+    if spec.head.context != "past" and not _context_head(spec.head.kind):
+        raise SpecError(f"{source}: 'head.context' = {spec.head.context!r} applies to context heads "
+                        f"(ctx_window, ctx_gru, dialoguernn, dialoguegcn), not '{spec.head.kind}'")
     accepted = set(inspect.signature(HEADS[spec.head.kind].__init__).parameters) - {"self", "kwargs"}
     for k in spec.head.options:
         if k not in accepted:

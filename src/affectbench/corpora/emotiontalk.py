@@ -76,6 +76,7 @@ import pandas as pd
 
 from .. import agreement as agr
 from ..errors import CorpusError
+from ..dialogue import check_turns, gap_caveat
 from ..labels import LabelSet, LabelView, canonical
 from ..manifest import normalize
 from .. import tario
@@ -416,6 +417,8 @@ class EmotionTalk(Corpus):
     licence = "CC BY-NC-SA 4.0"
     canonical = {c: c for c in CLASSES}
     labelset = LabelSet(CLASSES, _views(), default_view="all")
+    #: rows carry dialogue / turn (utterance number, from 1) / speaker: context heads can run on it
+    conversational = True
 
     def __init__(self, aggregation: str = "release"):
         if aggregation not in AGGREGATIONS:
@@ -469,6 +472,9 @@ class EmotionTalk(Corpus):
         problems.flush(on_error, issues, "utterances")
         if df.empty:
             raise CorpusError(f"{root}: no EmotionTalk utterances found. Expected {self.layout_hint}")
+        # utterance numbers order a dialogue; whether the release has holes is not known, so
+        # holes are reported (gap_caveat), duplicates refused
+        check_turns(df, str(root), issues, first=1, gaps=False)
         return df
 
     def _read_shard(self, mod, shard: Path, col: _Collector, problems, on_error, issues):
@@ -570,7 +576,7 @@ class EmotionTalk(Corpus):
     # -- checks and reports ----------------------------------------------------------
 
     def caveats(self, df: pd.DataFrame) -> list[str]:
-        notes = list(self._notes)
+        notes = list(self._notes) + gap_caveat(df, first=1)
         if len(df) and df["audio"].astype(str).str.startswith(tario.SCHEME).any():
             notes.append("audio is read from inside the tar shards (tar:// member URIs)")
         if len(df) and df["split"].notna().any():

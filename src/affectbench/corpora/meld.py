@@ -22,6 +22,14 @@ angry, sadness -> sad); ``sentiment`` = -1/0/1. StartTime/EndTime locate the cli
 in the episode, not inside the clip, so they do not go into ``start``/``end``
 (which would cut the already cut clip).
 
+Dialogue order: Utterance_ID counts 0, 1, … inside each dialogue; a turn that appears twice
+is a malformed row, and a dialogue whose ids skip a number is refused under
+``on_error='raise'`` (the copy lost an utterance, so context heads would see another
+conversation) and reported as a caveat under ``'skip'`` (affectbench.dialogue).
+
+Views: ``seven`` (the emotions) and ``sentiment`` (negative / neutral / positive, from the
+Sentiment column).
+
 Missing clips (the release lacks a few): with ``on_error='raise'`` the error
 lists how many and which; with ``'skip'`` the rows are kept with empty media
 columns (their text is still usable) and each is recorded. A split with no clip
@@ -40,10 +48,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..dialogue import check_turns, gap_caveat
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
 from .base import Corpus, is_hidden, register
+from .emotiontalk import TargetView
 
 SPLITS = {
     "train": ("train_sent_emo.csv", ("train/train_splits", "train_splits")),
@@ -131,7 +141,13 @@ class MELD(Corpus):
     canonical = {c: c for c in SEVEN}
     labelset = LabelSet(SEVEN, {
         "seven": LabelView.identity("seven", SEVEN, "the 7 MELD emotions (joy = happy)"),
+        "sentiment": TargetView(name="sentiment", classes=("negative", "neutral", "positive"),
+                                mapping={"negative": "negative", "zero": "neutral", "positive": "positive"},
+                                description="the release's sentiment column (3 classes)",
+                                source="sentiment"),
     }, default_view="seven")
+    #: rows carry dialogue / turn (= Utterance_ID) / speaker: context heads can run on it
+    conversational = True
 
     def read(self, root: Path, on_error, issues) -> pd.DataFrame:
         base = self._base(root)
@@ -145,6 +161,7 @@ class MELD(Corpus):
             clips = None
             if clip_dir is not None:
                 clips = {fn for fn in os.listdir(clip_dir) if not is_hidden(fn)}
+            first_row = len(rows)
             for rec in self._rows(path, split, on_error, issues):
                 if clip_dir is not None:
                     fn = f"dia{rec.pop('_d')}_utt{rec.pop('_u')}.mp4"
@@ -156,6 +173,8 @@ class MELD(Corpus):
                 else:
                     rec.pop("_d"), rec.pop("_u")
                 rows.append(rec)
+            if len(rows) > first_row:  # Utterance_ID counts 0, 1, … in each dialogue
+                check_turns(pd.DataFrame(rows[first_row:]), str(path), issues)
         if missing and on_error == "raise":
             shown = "\n  ".join(missing[:5])
             raise CorpusError(f"{len(missing)} MELD clip(s) named in the CSVs are missing, e.g.\n  {shown}\n"
@@ -218,7 +237,7 @@ class MELD(Corpus):
 
     def caveats(self, df: pd.DataFrame) -> list[str]:
         out = ["official split, not speaker-independent: the same main characters speak in "
-               "train, dev and test"]
+               "train, dev and test"] + gap_caveat(df)
         for split, n_missing in df["video"].isna().groupby(df["split"].astype(object)).sum().items():
             n_all = int((df["split"] == split).sum())
             if n_missing == n_all:

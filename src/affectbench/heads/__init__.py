@@ -8,11 +8,14 @@ from .weighted import WeightedLayerAdapter  # noqa: F401
 from .fusion_utt import (AttentionHead, ConcatHead, LateHead, LMFHead, MISAHead,  # noqa: F401
                          MMINHead, TFNHead)
 from .fusion_frame import GraphMFNHead, MCTNHead, MFMHead, MFNHead, MulTHead  # noqa: F401
+from .context import CONTEXT_HEADS, DialogueOrder  # noqa: F401
 
 HEADS = {"linear": LinearAdapter, "weighted": WeightedLayerAdapter, "logreg": LogRegHead}
 # Fusion heads take feature blocks (``takes_blocks``); see heads/train.py for their shared loop.
 HEADS.update({h.kind: h for h in (ConcatHead, LateHead, TFNHead, LMFHead, MISAHead, MMINHead,
                                   AttentionHead, MulTHead, MFNHead, GraphMFNHead, MFMHead, MCTNHead)})
+# Context heads take blocks and the dialogue order of their rows (heads/context.py).
+HEADS.update({h.kind: h for h in CONTEXT_HEADS})
 
 
 def make_head(kind: str, **kwargs):
