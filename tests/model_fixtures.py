@@ -1,7 +1,7 @@
 """Shared fixtures of the saved-model and predict tests: a real EmoDB model trained by `train`.
 
-48 EmoDB files (4 speakers x neutral/happy/sad/angry x 3), linked into a temp folder in the
-corpus's own layout: eGeMAPS on 96 s of audio and a LOSO run take seconds, not the minutes
+32 EmoDB files (4 speakers x neutral/happy/sad/angry x 2), linked into a temp folder in the
+corpus's own layout: eGeMAPS on 64 s of audio and a LOSO run take seconds, not the minutes
 of the full corpus.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ SPEAKERS = ("03", "08", "09", "10")
 LETTERS = "WFTN"
 
 
-def emodb_subset(dest: Path, per_class: int = 3) -> Path:
+def emodb_subset(dest: Path, per_class: int = 2) -> Path:
     src = shared_data("emodb") / "wav"
     picked = defaultdict(list)
     for p in sorted(src.glob("*.wav")):
