@@ -197,3 +197,63 @@ def test_cli_predict_names_a_bad_file_and_keeps_the_rest(trained, tmp_path):
     assert p.returncode == 1
     assert f"{bad}: cannot decode audio" in p.stderr and "Traceback" not in p.stderr
     assert len(pd.read_csv(tmp_path / "t.csv")) == 1
+
+
+# ---- audio/text mode -------------------------------------------------------------------------------
+def test_text_model_on_strings_a_text_file_and_the_command_line(tmp_path):
+    from model_fixtures import text_model
+
+    folder = text_model(tmp_path / "text")
+    m = load_model(folder)
+    tl = predict_texts(m, ["I love this so much", "the bus leaves at nine", "   "])
+    assert [s.label for s in tl.segments] == ["happy", "neutral"]
+    assert tl.failed == {"utterance 2": "no text for this item"} and tl.modalities_present == ["text"]
+    (tmp_path / "lines.txt").write_text("I hate you for this\n\nwhat a wonderful day\n")
+    r = _cli("predict", folder, "--text-file", tmp_path / "lines.txt", "-o", tmp_path / "t.jsonl")
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["label"] for x in (tmp_path / "t.jsonl").read_text().splitlines()] == ["angry", "happy"]
+    r = _cli("predict", folder, "I miss her terribly", "-o", tmp_path / "s.json")
+    assert r.exit_code == 0 and json.loads((tmp_path / "s.json").read_text())["segments"][0]["label"] == "sad"
+
+
+def test_tone_and_words_fused_late_with_a_sidecar_transcript(model, tmp_path):
+    from model_fixtures import text_model
+
+    text = load_model(text_model(tmp_path / "text"))
+    wav = shared_data("emodb") / "wav"
+    rec = speech_file(tmp_path / "talk.wav", [1.0, wav / "03a01Wa.wav", 2.0, wav / "08a01Fd.wav", 1.0])
+    (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nI hate you for this\n\n"
+                                       "2\n00:00:05,000 --> 00:00:07,000\nwhat a wonderful day\n")
+    tl = predict({"tone": model, "text": text}, [str(rec)], fusion_weights={"tone": 0.5, "text": 0.5})
+    assert [s.text for s in tl.segments] == ["I hate you for this", "what a wonderful day"]
+    assert tl.modalities_present == ["audio", "text"] and set(tl.models_used) == {"tone", "text"}
+    for s in tl.segments:
+        assert set(s.modalities) == {"tone", "text"}
+        for c in model.labels:
+            assert s.probs[c] == pytest.approx(0.5 * s.modalities["tone"]["probs"][c]
+                                               + 0.5 * s.modalities["text"]["probs"][c], abs=1e-5)
+    assert [s.modalities["text"]["label"] for s in tl.segments] == ["angry", "happy"]
+
+
+def test_words_from_a_local_speech_recognition_folder(model, tmp_path):
+    from model_fixtures import tiny_whisper
+
+    asr = tiny_whisper(tmp_path / "whisper")
+    tl = predict(model, [str(shared_data("emodb") / "wav" / "03a01Wa.wav")], vad=False, asr_model=asr)
+    assert len(tl.segments) == 1 and isinstance(tl.segments[0].text, str)
+    assert "<|" not in tl.segments[0].text  # special tokens are not words
+
+
+def test_video_inputs_go_to_the_video_mode(tmp_path):
+    import importlib.util
+
+    from affectbench.errors import AffectbenchError
+    from affectbench.model import default_models
+
+    if importlib.util.find_spec("affectbench.inference_video") is not None:
+        pytest.skip("the video mode is installed: its own tests cover it")
+    if "face" not in default_models():
+        pytest.skip("no default face model built")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(AffectbenchError, match=r"clip\.mp4: the video mode .* is not part of this installation"):
+        predict("default:face", [str(tmp_path / "clip.mp4")])

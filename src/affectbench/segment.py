@@ -134,7 +134,8 @@ class ASR:
             self.model = AutoModelForSpeechSeq2Seq.from_pretrained(folder).eval()
         except Exception as e:
             raise MediaError(folder, f"cannot load a speech-recognition model from it ({type(e).__name__}: {e})") from None
-        self.folder, self.max_new_tokens = folder, max_new_tokens
+        limit = int(getattr(self.model.config, "max_target_positions", 448))
+        self.folder, self.max_new_tokens = folder, max(1, min(max_new_tokens, limit - 8))  # room for the prompt
 
     def transcribe(self, signals: list[np.ndarray], batch: int = 8) -> list[str]:
         import torch
