@@ -207,7 +207,8 @@ def test_text_model_on_strings_a_text_file_and_the_command_line(tmp_path):
     m = load_model(folder)
     tl = predict_texts(m, ["I love this so much", "the bus leaves at nine", "   "])
     assert [s.label for s in tl.segments] == ["happy", "neutral"]
-    assert tl.failed == {"utterance 2": "no text for this item"} and tl.modalities_present == ["text"]
+    assert tl.failed == {"utterance text 3": "no text for this item"} and tl.modalities_present == ["text"]
+    assert tl.messages == ["utterance text 3: no text for this item"]
     (tmp_path / "lines.txt").write_text("I hate you for this\n\nwhat a wonderful day\n")
     r = _cli("predict", folder, "--text-file", tmp_path / "lines.txt", "-o", tmp_path / "t.jsonl")
     assert r.exit_code == 0, r.output
