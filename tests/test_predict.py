@@ -176,6 +176,9 @@ def test_cli_train_then_predict(trained, tmp_path):
     rec = json.loads((tmp_path / "t.jsonl").read_text())
     assert rec["file"] == str(good) and rec["label"] in spec_labels(trained) and (tmp_path / "t.png").exists()
     assert "03a01Wa.wav" in r.output  # the table
+    r = _cli("run", toml, "--save-model", tmp_path / "m3")
+    assert r.exit_code == 0 and (tmp_path / "m3" / "weights.safetensors").read_bytes() == \
+        (tmp_path / "m" / "weights.safetensors").read_bytes()  # the same final fit, from the same run
 
 
 def spec_labels(trained):
@@ -243,6 +246,19 @@ def test_words_from_a_local_speech_recognition_folder(model, tmp_path):
     tl = predict(model, [str(shared_data("emodb") / "wav" / "03a01Wa.wav")], vad=False, asr_model=asr)
     assert len(tl.segments) == 1 and isinstance(tl.segments[0].text, str)
     assert "<|" not in tl.segments[0].text  # special tokens are not words
+
+
+def test_default_text_model_works_with_no_training(tmp_path):
+    from affectbench.model import default_models
+
+    if "text" not in default_models():
+        pytest.skip("default text model not built (scripts/build_default_models.py)")
+    r = _cli("predict", "default:text", "I love this so much, thank you!", "-o", tmp_path / "t.json")
+    assert r.exit_code == 0, r.output
+    seg = json.loads((tmp_path / "t.json").read_text())["segments"][0]
+    assert "love" in seg["label"].split(";") or "gratitude" in seg["label"].split(";")
+    card = load_model("default:text").card
+    assert card["cv_metrics"]["macro_f1"] > 0.3 and "CC BY 4.0" in card["licence"]
 
 
 def test_video_inputs_go_to_the_video_mode(tmp_path):
