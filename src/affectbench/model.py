@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MediaError, ModelError
+from .errors import ModelError
 
 FORMAT = "affectbench-model"
 FORMAT_VERSION = 1
@@ -407,4 +407,4 @@ def load_model(path) -> Model:
                  path=path, warnings_=notes)
 
 
-__all__ = ["Model", "ModelOutput", "load_model", "save_model", "MediaError"]
+__all__ = ["Model", "ModelOutput", "load_model", "save_model"]
