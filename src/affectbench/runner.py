@@ -374,7 +374,9 @@ def resolve_protocol(spec: Spec, corpus) -> dict:
             "folds": spec.protocol.folds or pk.get("folds"),
             "speaker_independent": (spec.protocol.speaker_independent
                                     if spec.protocol.speaker_independent is not None
-                                    else pk.get("speaker_independent"))}
+                                    else pk.get("speaker_independent")),
+            # a corpus with too few speakers to validate on another one (TESS: 2) names its unit
+            "valid_unit": spec.protocol.valid_unit or pk.get("valid_unit", "")}
 
 
 def _targets(df: pd.DataFrame, view) -> np.ndarray:
@@ -576,7 +578,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
              if group in data.df.columns else None)
     folds = make_folds(df, proto["kind"], group=proto["group"], valid_groups=spec.protocol.valid_groups,
                        folds=proto["folds"], seed=spec.seed, speaker_independent=proto["speaker_independent"],
-                       valid_unit=spec.protocol.valid_unit, known_groups=known)
+                       valid_unit=proto["valid_unit"], known_groups=known)
 
     classes, task = list(data.view.classes), data.view.task
     Y = _targets(df, data.view)
