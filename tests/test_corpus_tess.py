@@ -1,0 +1,36 @@
+"""TESS adapter on copies in the native layout (tests/fixtures/tess_fixture.py)."""
+import pytest
+
+import affectbench as ab
+from corpus_a_checks import check_appledouble, check_attributes, check_bad_file, check_partial, check_wrong_root, folds
+from fixtures import tess_fixture
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    return tess_fixture.build(tmp_path_factory.mktemp("tess"), n_words=200, nest="TESS Toronto emotional speech set data")
+
+
+def test_complete_copy_and_folds(full):
+    check_attributes("tess")
+    p = ab.prepare("tess", full)
+    df = p.manifest
+    assert len(df) == 2800 and p.problems == [] and p.warnings == []
+    assert df["label"].value_counts().to_dict() == {c: 400 for c in ("angry", "disgust", "fear", "happy",
+                                                                     "neutral", "surprise", "sad")}
+    row = df.set_index("id").loc["YAF_back_ps"]
+    assert (row["label"], row["speaker"], row["dialogue"], row["text"]) == ("surprise", "YAF", "back", "Say the word back")
+    fs = folds(p)
+    assert len(fs) == 2 and [f.test_groups[0][:3] for f in fs] == ["OAF", "YAF"]
+    for f in fs:  # validation is a word block of the training speaker
+        assert set(df["speaker"].iloc[f.valid]) == set(df["speaker"].iloc[f.train]) != set(df["speaker"].iloc[f.test])
+
+
+def test_partial_and_bad_input(tmp_path):
+    root = tess_fixture.build(tmp_path / "t", n_words=3)
+    check_partial(ab.prepare("tess", root), "42 utterances, a complete copy has 2800", None)
+    check_wrong_root("tess", tmp_path, "OAF_back_angry.wav")
+    good = root / "OAF_angry" / "OAF_back_angry.wav"
+    check_bad_file("tess", root, good, "OAF_back_furious.wav", "emotion 'furious'")
+    check_bad_file("tess", root, good, "OAF-back-angry.wav", "not SPEAKER_WORD_EMOTION.wav")
+    check_appledouble("tess", root)
