@@ -34,3 +34,14 @@ def test_partial_and_bad_input(tmp_path):
     check_bad_file("tess", root, good, "OAF_back_furious.wav", "emotion 'furious'")
     check_bad_file("tess", root, good, "OAF-back-angry.wav", "not SPEAKER_WORD_EMOTION.wav")
     check_appledouble("tess", root)
+
+
+def test_runner_takes_the_corpus_valid_unit():
+    from affectbench.corpora import get_corpus
+    from affectbench.runner import resolve_protocol
+
+    spec = ab.load_spec(data={"name": "t", "corpus": {"name": "tess", "root": "."}})
+    assert resolve_protocol(spec, get_corpus("tess"))["valid_unit"] == "group"
+    spec = ab.load_spec(data={"name": "t", "corpus": {"name": "tess", "root": "."},
+                              "protocol": {"kind": "loso", "valid_groups": 0}})
+    assert resolve_protocol(spec, get_corpus("tess"))["valid_unit"] == ""
