@@ -35,6 +35,13 @@ def _m3ed(root):
                               dialogues=18, turns=24)  # 24 192 utterances (the release: 24 449)
 
 
+def _mosei(root):
+    from fixtures import cmu_mosei_fixture
+
+    videos = [v for vs in cmu_mosei_fixture.sdk_videos().values() for v in vs]  # all 3228
+    return cmu_mosei_fixture.build(root, videos, total=cmu_mosei_fixture.FULL_SEGMENTS)
+
+
 def builders():
     from fixtures import (casia_fixture, emovdb_fixture, esd_fixture, fer2013_fixture, msp_podcast_fixture,
                           savee_fixture, shemo_fixture, subesco_fixture, tess_fixture)
@@ -51,6 +58,7 @@ def builders():
         "msp_podcast": lambda r: msp_podcast_fixture.build(
             r, {"Train": 84030, "Development": 19815, "Test1": 30647, "Test2": 14815}),
         "m3ed": _m3ed,
+        "cmu_mosei": _mosei,
     }
 
 
