@@ -7,11 +7,9 @@ sentences × 7 emotions × 5 takes = 7000.
 
 id = file stem; speaker = ``F_01``; dialogue = sentence ``S_1``.
 
-Default protocol: 5 speaker-disjoint folds, sex-balanced by construction: fold k
-(1–5) tests speakers number k and k+5 of each sex (F_01, F_06, M_01, M_06 in fold
-1). ``session`` holds ``fold<k>`` and the protocol leaves one session out.
-EmoBox's SUBESCO folds come from an unseeded shuffle of the speakers (its
-``write_folds``), so they cannot be regenerated and are not used.
+Default protocol: EmoBox's five speaker folds, as published in its
+``data/subesco/fold_k/subesco_test_fold_k.jsonl`` (4 speakers each; EmoBox drew them with
+an unseeded shuffle, so they are frozen here rather than regenerated). speaker = session.
 """
 from __future__ import annotations
 
@@ -27,11 +25,10 @@ EMOTIONS = {"ANGRY": "angry", "DISGUST": "disgust", "FEAR": "fear", "HAPPY": "ha
             "NEUTRAL": "neutral", "SAD": "sad", "SURPRISE": "surprise"}
 CLASSES = tuple(EMOTIONS.values())
 SPEAKERS = [f"{s}_{n:02d}" for s in "FM" for n in range(1, 11)]
-
-
-def fold_of(number: int) -> str:
-    """The documented fold rule: speaker numbers k and k+5 (of each sex) are tested in fold k."""
-    return f"fold{(number - 1) % 5 + 1}"
+#: the test speakers of EmoBox's data/subesco/fold_{1..5}/subesco_test_fold_k.jsonl
+EMOBOX_FOLDS = [["F_03", "M_03", "M_08", "M_09"], ["F_01", "F_04", "F_10", "M_07"],
+                ["F_06", "F_08", "M_05", "M_06"], ["F_05", "F_07", "F_09", "M_04"],
+                ["F_02", "M_01", "M_02", "M_10"]]
 
 
 @register
@@ -43,7 +40,7 @@ class SUBESCO(FileNamedCorpus):
     language = "bn"
     licence = "CC BY 4.0"
     canonical = {c: c for c in CLASSES}
-    default_protocol = {"kind": "logo", "group": "session"}
+    default_protocol = {"kind": "folds", "group": "speaker", "folds": EMOBOX_FOLDS}
     expected = {"total": 7000, "label": {c: 1000 for c in CLASSES}, "speaker": {s: 350 for s in SPEAKERS}}
     unverified = frozenset({"label", "speaker"})
     layout_hint = ("F_01_OISHI_S_1_ANGRY_1.wav … (7000 files: sex_speaker_name_S_sentence_EMOTION_take.wav, "
@@ -65,5 +62,5 @@ class SUBESCO(FileNamedCorpus):
             raise ValueError(f"speaker {num}, sentence {sent} or take {take} out of range (01–10, 1–10, 1–5)")
         if emo.upper() not in EMOTIONS:
             raise ValueError(f"emotion '{emo}' is not one of {', '.join(EMOTIONS)}")
-        return {"id": path.stem, "speaker": f"{sex.upper()}_{num}", "session": fold_of(n),
+        return {"id": path.stem, "speaker": f"{sex.upper()}_{num}", "session": f"{sex.upper()}_{num}",
                 "dialogue": f"S_{s}", "audio": str(path), "language": "bn", "label": EMOTIONS[emo.upper()]}
