@@ -10,16 +10,17 @@ from fixtures import esd_fixture
 
 def test_prepare_split_text_and_emobox_folds(tmp_path):
     check_attributes("esd")
-    p = ab.prepare("esd", esd_fixture.build(tmp_path / "e", per_emotion=51))
+    p = ab.prepare("esd", esd_fixture.build(tmp_path / "e", speakers=[1, 12], per_emotion=51))
     df = p.manifest.set_index("id")
-    assert len(df) == 20 * 5 * 51
-    assert df["split"].value_counts().to_dict() == {"test": 3000, "dev": 2000, "train": 100}
+    assert len(df) == 2 * 5 * 51
+    assert df["split"].value_counts().to_dict() == {"test": 300, "dev": 200, "train": 10}
     assert (df.loc["0001_000351", "label"], df.loc["0001_000351", "text"], df.loc["0001_000351", "language"]) == (
         "angry", "句子 1", "zh")
     assert (df.loc["0012_001401", "label"], df.loc["0012_001401", "language"]) == ("surprise", "en")
-    check_partial(p, "5100 utterances, a complete copy has 35000", "speaker '0001': 255, expected 1750")
+    check_partial(p, "510 utterances, a complete copy has 35000", "speaker '0001': 255, expected 1750")
     assert sorted(s for f in EMOBOX_FOLDS for s in f) == [f"{i:04d}" for i in range(1, 21)]
-    assert len(folds(p)) == 5
+    every = ab.prepare("esd", esd_fixture.build(tmp_path / "all", per_emotion=1))  # the folds need all 20
+    assert [sorted(set(every.manifest["speaker"].iloc[f.test])) for f in folds(every)] == EMOBOX_FOLDS
 
 
 def test_bad_input(tmp_path):
