@@ -31,6 +31,9 @@ def test_bad_input(tmp_path):
         csv.write_text("\n".join(lines[:2] + [bad] + lines[3:]) + "\n", encoding="utf-8")
         with pytest.raises(CorpusError, match=rf"labels_consensus.csv:3: malformed row \({why}"):
             ab.prepare("msp_podcast", root)
+    csv.write_text("\n".join(lines + ["MSP-PODCAST_0099_0001.wav,,,,,Unknown,Male,Test3"]) + "\n", encoding="utf-8")
+    p = ab.prepare("msp_podcast", root)  # the unlabelled Test3 set is left out, not an error
+    assert len(p.manifest) == 9 and "Test3" in p.issues.skipped[0][1]
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     wav = sorted((root / "Audios").iterdir())[0]
     wav.rename(wav.with_suffix(".bak"))
