@@ -21,6 +21,10 @@ def test_prepare_dialogues_and_series_split(tmp_path):
     check_partial(p, None, "56 utterances, a complete copy has 24449")
     f, = folds(p)
     assert f.speaker_independent and f.test_speakers_seen_in_training == 0
+    assert p.caveats == []  # the fixture's series are in their official sets
+    moved = ab.prepare("m3ed", m3ed_fixture.build(tmp_path / "x", {"train": ["anjia"], "val": ["fendou"],
+                                                                   "test": ["huanlesong"]}, dialogues=1, turns=2))
+    assert any("1 series in another set than the official lists (fendou)" in c for c in moved.caveats)
 
 
 def test_bad_input(tmp_path):

@@ -32,6 +32,19 @@ from .base import SKIP_HINT, Corpus, is_hidden, register
 
 CLASSES = ("happy", "surprise", "sad", "disgust", "angry", "fear", "neutral")
 SPLIT_FILES = {"train": "movie_list_train.txt", "dev": "movie_list_val.txt", "test": "movie_list_test.txt"}
+#: the official lists (AIM3-RUC/RUCM3ED splitInfo/), to tell a user whose copy's lists differ
+OFFICIAL = {
+    "train": set("""zhengfu zuimeideshiguang xiaobieli zhiwomennuannuandexiaoshiguang xueselangman ershibuhuo
+        xiaoshede yujianwanglichuan zhengyangmenxia lamazhengzhuan lizhipaishenghuo haoxiansheng
+        woshiyuhuanshui xiaozhangfu nishiwodechengchibaolei sanshieryi waixiangren xinlianaishidai anjia
+        nihaojiushiguang fendou heyishengxiaomo yipuerzhu qinaidereaide jimaofeishangtian fumuaiqing
+        huijiadeyouhuo banshimitangbanshishang qihun doutinghao womendexinshidai dajiangdahe
+        yiqitongguochuang jiayounishizuibangde jinhun dahaoshiguang shaonianpai shanhaiqing""".split()),
+    "dev": set("""zhiwomendanchundexiaomeihao renmindemingyi nishiwodeyan yijiarenzhiming humamaoba
+        yueguangbianzouqu bianchengnidenayitian""".split()),
+    "test": set("""huanlesong xiaohuanxi guainiguofenmeili xiangjianni wanmeiguanxi jiayouernv
+        xiayizhanshixingfu rucikeaidewomen woju luohunshidai liujinsuiyue""".split()),
+}
 
 
 def _time(v):
@@ -123,5 +136,14 @@ class M3ED(Corpus):
         return rows
 
     def caveats(self, df):
+        out = []
         n = int(df["audio"].isna().sum())
-        return [f"{n} of {len(df)} utterances have no WAV in modality_speech/ (text only)"] if n else []
+        if n:
+            out.append(f"{n} of {len(df)} utterances have no WAV in modality_speech/ (text only)")
+        split_of = df.groupby("session")["split"].first().to_dict()
+        moved = sorted(s for s, sp in split_of.items() if any(s in v for v in OFFICIAL.values())
+                       and s not in OFFICIAL.get(sp, ()))
+        if moved:
+            out.append(f"splitInfo/ puts {len(moved)} series in another set than the official lists "
+                       f"({', '.join(moved[:5])}): results are not comparable to the official split")
+        return out
