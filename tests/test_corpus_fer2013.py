@@ -5,7 +5,7 @@ from PIL import Image
 
 import affectbench as ab
 from affectbench.errors import CorpusError
-from corpus_a_checks import check_attributes, check_partial, check_wrong_root, folds
+from corpus_a_checks import check_appledouble, check_attributes, check_partial, check_wrong_root, folds
 from fixtures import fer2013_fixture
 
 
@@ -38,4 +38,8 @@ def test_bad_input(tmp_path):
         path.write_text("\n".join(lines[:3] + [bad] + lines[4:]) + "\n", encoding="utf-8")
         with pytest.raises(CorpusError, match=rf"fer2013.csv:4: malformed row \(.*{why}"):
             ab.prepare("fer2013", root)
-    assert len(ab.prepare("fer2013", root, on_error="skip").manifest) == 62
+    skipped = ab.prepare("fer2013", root, on_error="skip")
+    assert len(skipped.manifest) == 62 and skipped.issues.skipped[0][0].endswith("fer2013.csv:4")
+    with pytest.raises(CorpusError, match="fer2013.csv:4"):  # the cached decode remembers the bad row
+        ab.prepare("fer2013", root)
+    check_appledouble("fer2013", fer2013_fixture.build(tmp_path / "mac"))

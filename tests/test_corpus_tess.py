@@ -45,3 +45,15 @@ def test_runner_takes_the_corpus_valid_unit():
     spec = ab.load_spec(data={"name": "t", "corpus": {"name": "tess", "root": "."},
                               "protocol": {"kind": "loso", "valid_groups": 0}})
     assert resolve_protocol(spec, get_corpus("tess"))["valid_unit"] == ""
+
+
+def test_default_protocol_runs_end_to_end(tmp_path):
+    """Two speakers: the run validates on a word block of the training speaker (valid_unit group)."""
+    root = tess_fixture.build(tmp_path / "t", n_words=8, seconds=0.3)
+    res = ab.run(ab.load_spec(data={
+        "name": "tess-e2e", "output_dir": str(tmp_path / "runs"),
+        "corpus": {"name": "tess", "root": str(root), "allow_partial": True},
+        "features": {"extractors": ["egemaps"], "jobs": 1}, "metrics": {"bootstrap": 50}}))
+    m = res.metrics
+    assert len(m["folds"]) == 2 and m["pooled"]["n"] == 8 * 14 and m["n_skipped"] == 0
+    assert 0.0 <= m["pooled"]["uar"] <= 1.0
