@@ -55,7 +55,6 @@ class TESS(FileNamedCorpus):
                         "folds": [[f"OAF-b{b}" for b in range(BLOCKS)],
                                   [f"YAF-b{b}" for b in range(BLOCKS)]]}
     expected = {"total": 2800, "label": {c: 400 for c in CLASSES}, "speaker": {"OAF": 1400, "YAF": 1400}}
-    unverified = frozenset({"label", "speaker"})  # the 2800 total is confirmed (EmoBox), not the split
     layout_hint = ("OAF_angry/OAF_back_angry.wav … YAF_sad/YAF_youth_sad.wav (14 speaker_emotion folders, "
                    "2800 files named speaker_word_emotion.wav; emotion ps = pleasant surprise)")
     bad_what = "not a valid TESS file name: "
