@@ -15,7 +15,7 @@ def test_prepare_transcripts_and_folds(tmp_path):
     df = p.manifest
     assert len(df) == 60 and df["speaker"].nunique() == 10 and df["text"].notna().all()
     assert df.set_index("id").loc["M03W01", "label"] == "surprise"
-    check_partial(p, None, "60 utterances, a complete copy has 3000")
+    check_partial(p, "60 utterances, a complete copy has 3000", "label 'fear': 10, expected 38")
     fs = folds(p)
     assert len(fs) == 5 and all(sorted(s[0] for s in set(df["speaker"].iloc[f.test])) == ["F", "M"] for f in fs)
 

@@ -40,12 +40,12 @@ class ShEMO(FileNamedCorpus):
     description = "Sharif Emotional Speech Database: 87 speakers, 6 emotions, Persian (audio, text)."
     modalities = ("audio", "text")
     language = "fa"
-    licence = "as stated in the ShEMO repository (research use; cite the paper)"
+    licence = "free of charge for academic purposes (ShEMO paper and repository)"
     canonical = {c: c for c in CLASSES}
     default_protocol = {"kind": "logo", "group": "session"}
     expected = {"total": 3000, "label": {"angry": 1059, "neutral": 1028, "sad": 449, "surprise": 225,
                                           "happy": 201, "fear": 38}}
-    unverified = frozenset({"total", "label"})
+    unverified = frozenset({"label"})  # 3000 utterances, 87 speakers: the paper and its repository
     layout_hint = "female/F01A01.wav … and male/M01N01.wav … (sex, speaker, emotion letter AFHNSW, number), optional shemo.json"
     bad_what = "not a valid ShEMO file name: "
     labelset = LabelSet(CLASSES, {
