@@ -25,7 +25,7 @@ def fit_final(spec, *, reporter=None, run_result=None) -> Model:
     tr = R.training_set(spec, data, plans, rep)
     proto = R.resolve_protocol(spec, data.corpus)
     fold = final_fold(tr.df, proto["kind"], group=proto["group"], valid_groups=spec.protocol.valid_groups,
-                      seed=spec.seed, valid_unit=spec.protocol.valid_unit)
+                      seed=spec.seed, valid_unit=proto["valid_unit"])
     fitted: list = []
     X = (R.fold_blocks if tr.block_head else R.fold_matrix)(spec, tr.fs, fold, tr.speakers, tr.texts, tr.ids, fitted)
     Yt = tr.Y if tr.Y_train is None else tr.Y_train

@@ -379,7 +379,9 @@ def resolve_protocol(spec: Spec, corpus) -> dict:
             "folds": spec.protocol.folds or pk.get("folds"),
             "speaker_independent": (spec.protocol.speaker_independent
                                     if spec.protocol.speaker_independent is not None
-                                    else pk.get("speaker_independent"))}
+                                    else pk.get("speaker_independent")),
+            # a corpus with too few speakers to validate on another one (TESS: 2) names its unit
+            "valid_unit": spec.protocol.valid_unit or pk.get("valid_unit", "")}
 
 
 def _targets(df: pd.DataFrame, view) -> np.ndarray:
@@ -667,7 +669,7 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     else:
         folds = make_folds(df, proto["kind"], group=proto["group"], valid_groups=spec.protocol.valid_groups,
                            folds=proto["folds"], seed=spec.seed, speaker_independent=proto["speaker_independent"],
-                           valid_unit=spec.protocol.valid_unit or ("dialogue" if ctx else ""), known_groups=known)
+                           valid_unit=proto["valid_unit"] or ("dialogue" if ctx else ""), known_groups=known)
     order = _context_order(df, folds) if ctx else None
 
     classes, task = tr.classes, tr.task
