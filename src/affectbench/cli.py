@@ -496,6 +496,10 @@ from .cli_compare import register as _register_compare  # noqa: E402 - compare, 
 
 _register_compare(app)
 
+from .cli_serve import register as _register_serve  # noqa: E402
+
+_register_serve(app)
+
 
 def main():
     """Entry point: every expected failure is one line on stderr, never a traceback."""

@@ -1,0 +1,133 @@
+"""Requests to model calls: which loaded model answers what, and timelines as JSON.
+
+Runs on worker threads (never on the event loop). Temp paths never reach a client:
+every file name in a timeline or an error is replaced by the name the client sent.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..errors import AffectbenchError
+from .limits import Limits, ServeError
+from .media import Probe, decode_audio, probe, write_wav
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".flv", ".webm", ".mov", ".m4v")
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy scalars
+        return _clean(v.item())
+    return v
+
+
+def timeline_json(tl, name: str | None = None, temp: Path | None = None) -> dict:
+    """The response body: segments with the client's file name, and what the timeline says about itself."""
+    def fix(s):
+        return s.replace(str(temp), name) if (temp is not None and isinstance(s, str)) else s
+
+    segs = []
+    for s in tl.segments:
+        segs.append({"file": name if name is not None else s.file, "start": s.start, "end": s.end,
+                     "label": s.label, "probs": dict(s.probs), "modalities": dict(s.modalities or {}),
+                     "text": getattr(s, "text", None)})
+    return _clean({"file": name, "segments": segs, "messages": [fix(m) for m in tl.messages],
+                   "modalities_present": list(tl.modalities_present), "models_used": dict(tl.models_used)})
+
+
+def model_info(name: str, m) -> dict:
+    card = getattr(m, "card", {}) or {}
+    return _clean({"name": name, "task": m.task, "labels": list(m.labels), "modalities": list(m.modalities),
+                   "model": getattr(m, "name", name), "metrics": card.get("metrics"),
+                   "versions": card.get("versions")})
+
+
+class Engine:
+    def __init__(self, models: dict, limits: Limits):
+        if not models:
+            raise ServeError(500, "no_models", "serve needs at least one model")
+        self.models, self.limits = dict(models), limits
+
+    def by_modality(self, modality: str) -> list[str]:
+        return [n for n, m in self.models.items() if set(m.modalities) == {modality}] or \
+               [n for n, m in self.models.items() if modality in m.modalities]
+
+    def pick(self, modality: str, name: str | None) -> str:
+        if name:
+            if name not in self.models:
+                raise ServeError(422, "unknown_model", f"no model named '{name}'; loaded: "
+                                                       f"{', '.join(self.models)}")
+            if modality not in self.models[name].modalities:
+                raise ServeError(422, "wrong_modality", f"model '{name}' reads "
+                                 f"{'+'.join(self.models[name].modalities)}, not {modality}")
+            return name
+        names = self.by_modality(modality)
+        if not names:
+            raise ServeError(422, "no_model", f"no loaded model reads {modality}; loaded: " + ", ".join(
+                f"{n} ({'+'.join(m.modalities)})" for n, m in self.models.items()))
+        return names[0]
+
+    # -- text --------------------------------------------------------------------------------
+    def run_texts(self, name: str, texts: list[str]) -> list[dict]:
+        """One model call for a batch of texts from many clients -> one segment dict per text."""
+        from ..inference import predict_texts
+
+        tl = predict_texts(self.models[name], texts)
+        body = timeline_json(tl)
+        segs = body["segments"]
+        if len(segs) != len(texts):  # predict_texts keeps one segment per text, failed ones included
+            raise ServeError(500, "internal", f"{len(texts)} texts gave {len(segs)} results")
+        return [dict(s, messages=body["messages"], models_used=body["models_used"]) for s in segs]
+
+    # -- media -------------------------------------------------------------------------------
+    def run_media(self, path: Path, name: str, fields: dict) -> dict:
+        p = probe(path, name, self.limits)
+        text = (fields.get("text") or "").strip() or None
+        try:
+            if p.has_video:
+                return self._video(path, name, p, text, fields.get("model"))
+            return self._audio(path, name, p, text, fields.get("model"))
+        except ServeError:
+            raise
+        except AffectbenchError as e:
+            raise ServeError(422, "media_error", str(e).replace(str(path), name)
+                             .replace(str(path.with_suffix(".wav")), name)) from None
+
+    def _models_for(self, modalities: list[str], name: str | None) -> dict:
+        if name:
+            return {m: self.models[name] for m in self.models[name].modalities} if \
+                self.pick(modalities[0], name) else {}
+        out = {}
+        for mod in modalities:
+            names = self.by_modality(mod)
+            if names:
+                out[mod] = self.models[names[0]]
+        return out
+
+    def _audio(self, path: Path, name: str, p: Probe, text, model_name) -> dict:
+        from ..inference import predict
+
+        name_model = self.pick("audio", model_name)
+        models = {"audio": self.models[name_model]}
+        if text and not model_name:
+            models.update(self._models_for(["text"], None))
+        x = decode_audio(path, name, self.limits, declared=p.duration)
+        wav = write_wav(x, path.with_suffix(".wav") if path.suffix != ".wav" else path.with_name("decoded.wav"))
+        tl = predict(models if len(models) > 1 else models["audio"], [str(wav)], text=text,
+                     limits=self.limits.to_dict())
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            tl.messages.insert(0, f"{name}: no video stream: audio/text mode")
+        return timeline_json(tl, name, wav)
+
+    def _video(self, path: Path, name: str, p: Probe, text, model_name) -> dict:
+        from ..inference_video import predict_video
+
+        models = self._models_for(["audio", "text", "video"], model_name)
+        tl = predict_video(models, str(path), text=text, limits=self.limits.to_dict())
+        return timeline_json(tl, name, path)
