@@ -37,3 +37,10 @@ def demo(output_dir: str = "runs", reporter=None, force: bool = False):
     from .demo import demo_spec
 
     return run(demo_spec(output_dir), force=force, reporter=reporter)
+
+
+def load_model(path):
+    """A saved model folder (``affectbench train``), checked: see :mod:`affectbench.model`."""
+    from .model import load_model as _load
+
+    return _load(path)

@@ -63,3 +63,12 @@ def os_error_message(e: OSError, what: str = "") -> str:
     if e.errno == errno.EISDIR:
         return f"{where}: a folder stands where a file is expected"
     return f"{where}: {e.strerror or e}"
+
+
+class ModelError(AffectbenchError):
+    """A saved model folder is missing, tampered with, or from an incompatible version."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

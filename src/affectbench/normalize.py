@@ -13,6 +13,8 @@ like an L2-normalised TF-IDF row; otherwise the widest block dominates.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 MODES = ("fold", "speaker", "none")
@@ -29,9 +31,38 @@ def _stats(X):
     return mu, sd
 
 
+@dataclass
+class ZScore:
+    """Per-feature mean and standard deviation fitted on training rows: the object a fold
+    fits and a saved model applies, so that a run and ``predict`` normalise alike."""
+
+    mu: np.ndarray
+    sd: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> "ZScore":
+        mu, sd = _stats(X)
+        return cls(mu, sd)
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        return _z(X, self.mu, self.sd).astype(np.float32)
+
+
+@dataclass
+class BlockFit:
+    """What a fold fitted for one feature block before the head (kept to save a model):
+    its z-score (None: passed through), or the vectoriser of a per-fold text extractor."""
+
+    name: str
+    modality: str
+    mode: str  # the run's normalisation mode for this block ("none" when not standardised)
+    zscore: ZScore | None = None
+    vectorizer: object = None
+    sequence: bool = False
+
+
 def fold_standardise(X: np.ndarray, train: np.ndarray) -> np.ndarray:
-    mu, sd = _stats(X[train])
-    return _z(X, mu, sd).astype(np.float32)
+    return ZScore.fit(X[train]).apply(X)
 
 
 def speaker_standardise(X: np.ndarray, speakers, train: np.ndarray, pool: np.ndarray | None = None,
@@ -69,11 +100,32 @@ def _speaker_array(speakers) -> np.ndarray:
 
 def normalise(X: np.ndarray, mode: str, train: np.ndarray, speakers=None, pool=None,
               pool_speakers=None) -> np.ndarray:
+    return fit_normaliser(X, mode, train, speakers, pool, pool_speakers)[0]
+
+
+def fit_normaliser(X: np.ndarray, mode: str, train: np.ndarray, speakers=None, pool=None,
+                   pool_speakers=None) -> tuple[np.ndarray, ZScore | None]:
+    """The normalised rows and the z-score a saved model applies to new media. Under
+    ``speaker`` that is the training rows' statistics: at predict time the speaker is unknown."""
     if mode == "fold":
-        return fold_standardise(X, train)
+        z = ZScore.fit(X[train])
+        return z.apply(X), z
     if mode == "speaker":
-        return speaker_standardise(X, speakers, train, pool, pool_speakers)[0]
-    return X.astype(np.float32)
+        return speaker_standardise(X, speakers, train, pool, pool_speakers)[0], ZScore.fit(X[train])
+    return X.astype(np.float32), None
+
+
+def early_fusion(parts: list):
+    """Blocks side by side for a head that takes one matrix. A z-scored block of d features
+    has squared norm ~d, an L2-normed TF-IDF row has norm 1; without balancing, the widest
+    block drowns the others, so each dense block is divided by the square root of its width."""
+    import scipy.sparse as sp
+
+    if len(parts) > 1:
+        parts = [p if sp.issparse(p) else p / np.sqrt(max(p.shape[1], 1)) for p in parts]
+    if any(sp.issparse(p) for p in parts):
+        return sp.hstack([sp.csr_matrix(p) if not sp.issparse(p) else p for p in parts]).tocsr()
+    return np.hstack(parts)
 
 
 #: modes that use the unlabelled features of test utterances (reports must say so)

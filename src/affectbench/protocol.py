@@ -206,3 +206,33 @@ def _check(df: pd.DataFrame, fold: Fold, kind: str) -> None:
             f"{overlap[:5]} are in both the test fold and train/valid. Group folds by speaker "
             "(or by a unit that nests speakers, e.g. session), or set "
             "protocol.speaker_independent = false to report it as speaker-dependent.")
+
+
+def final_fold(df: pd.DataFrame, kind: str = "loso", *, group: str = "speaker", valid_groups: int = 1,
+               seed: int = 0, splits: tuple[str, str, str] = ("train", "dev", "test"),
+               valid_unit: str = "") -> Fold:
+    """The fold a model that leaves the run is fitted on: all of the protocol's training data
+    (every group; the official train split), validation carved from it as every fold's is
+    (the official dev split; else ``valid_groups`` seeded units), and no test rows."""
+    if kind not in KINDS:
+        raise SpecError(f"unknown protocol kind '{kind}'. Valid: {', '.join(KINDS)}")
+    empty = np.array([], np.int64)
+    if kind == "official":
+        s = df["split"].astype(object).to_numpy()
+        train, valid = np.flatnonzero(s == splits[0]), np.flatnonzero(s == splits[1])
+        if len(train) == 0:
+            raise ProtocolError(f"official split: no '{splits[0]}' utterances to fit the model on")
+        return Fold("final", train, valid, empty, [], [splits[1]] if len(valid) else [], False, 0,
+                    meta={"valid_unit": "official"})
+    if kind == "loso":
+        group = "speaker"
+    unit = _valid_unit(df, valid_unit, group)
+    units = (df[group] if unit == "group" else df["speaker"]).astype(str).to_numpy()
+    rest = sorted(set(units))
+    if valid_groups >= len(rest):
+        raise ProtocolError(f"valid_groups={valid_groups} leaves no training {unit} for the final model")
+    rng = np.random.default_rng(seed)
+    vg = sorted(rng.choice(rest, size=valid_groups, replace=False).tolist()) if valid_groups else []
+    valid = np.isin(units, vg)
+    return Fold("final", np.flatnonzero(~valid), np.flatnonzero(valid), empty, [], vg, False, 0,
+                meta={"valid_unit": unit if valid_groups else "none"})

@@ -391,31 +391,27 @@ def _targets(df: pd.DataFrame, view) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- folds
-def fold_matrix(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids):
-    """Per-block normalisation fitted on the fold's training rows, then early fusion."""
-    import scipy.sparse as sp
-
-    from .normalize import normalise
+def fold_matrix(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids, fitted: list | None = None):
+    """Per-block normalisation fitted on the fold's training rows, then early fusion.
+    ``fitted`` collects what each block fitted (:class:`normalize.BlockFit`), for a saved model."""
+    from .normalize import BlockFit, early_fusion
 
     parts = []
     for b in fs.blocks:
         if b.per_fold:  # fitted on this fold's training texts only, applied to all rows
-            parts.append(b.extractor.fit_apply([texts[i] for i in fold.train], texts))
+            vec = b.extractor.fit([texts[i] for i in fold.train])
+            parts.append(vec.transform(texts))
+            if fitted is not None:
+                fitted.append(BlockFit(b.name, b.modality, "none", vectorizer=vec))
             continue
-        parts.append(_normalised(spec, b, fold, speakers, ids))
-    if len(parts) > 1:
-        # Early fusion: a z-scored block of d features has squared norm ~d, an L2-normed
-        # TF-IDF row has norm 1; without balancing, the widest block drowns the others.
-        parts = [p if sp.issparse(p) else p / np.sqrt(max(p.shape[1], 1)) for p in parts]
-    if any(sp.issparse(p) for p in parts):
-        return sp.hstack([sp.csr_matrix(p) if not sp.issparse(p) else p for p in parts]).tocsr()
-    return np.hstack(parts)
+        parts.append(_normalised(spec, b, fold, speakers, ids, fitted))
+    return early_fusion(parts)
 
 
-def _normalised(spec: Spec, b: FeatureBlock, fold, speakers, ids) -> np.ndarray:
+def _normalised(spec: Spec, b: FeatureBlock, fold, speakers, ids, fitted: list | None = None) -> np.ndarray:
     """The block normalised with statistics from the fold's training rows that have it; rows
     without the modality stay zero (heads see them through the block's mask)."""
-    from .normalize import normalise
+    from .normalize import BlockFit, fit_normaliser
 
     mode = spec.features.normalization if b.standardise else "none"
     pres = np.ones(len(b.X), bool) if b.present is None else b.present
@@ -425,21 +421,28 @@ def _normalised(spec: Spec, b: FeatureBlock, fold, speakers, ids) -> np.ndarray:
     Z = np.zeros(b.X.shape, np.float32)
     # positions of the training rows inside the present rows
     where = np.cumsum(pres) - 1
-    Z[pres] = normalise(b.X[pres], mode, where[train], np.asarray(speakers)[pres], b.pool_X, b.pool_speakers)
+    Z[pres], z = fit_normaliser(b.X[pres], mode, where[train], np.asarray(speakers)[pres], b.pool_X,
+                                b.pool_speakers)
     _assert_finite(Z, f"features '{b.name}' after {mode} normalisation", ids)
+    if fitted is not None:
+        fitted.append(BlockFit(b.name, b.modality, mode, zscore=z))
     return Z
 
 
-def fold_blocks(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids) -> list:
+def fold_blocks(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids, fitted: list | None = None) -> list:
     """The blocks a fusion head receives: each normalised on its own, with its mask."""
     import scipy.sparse as sp
 
     from .heads.blocks import Block
+    from .normalize import BlockFit
 
     out = []
     for b in fs.blocks:
         if b.per_fold:
-            M = b.extractor.fit_apply([texts[i] for i in fold.train], texts)
+            vec = b.extractor.fit([texts[i] for i in fold.train])
+            M = vec.transform(texts)
+            if fitted is not None:
+                fitted.append(BlockFit(b.name, b.modality, "none", vectorizer=vec))
             if sp.issparse(M):
                 if M.shape[1] > 20000:
                     raise SpecError(f"features.extractors: '{b.name}' gives {M.shape[1]} sparse columns; "
@@ -449,55 +452,76 @@ def fold_blocks(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids) -> list:
             continue
         pres = np.ones(len(b.X), bool) if b.present is None else b.present
         if b.seq is not None:
-            out.append(Block(b.name, b.modality, _normalised_frames(spec, b, fold), pres.copy(), b.lengths.copy()))
+            out.append(Block(b.name, b.modality, _normalised_frames(spec, b, fold, fitted), pres.copy(),
+                             b.lengths.copy()))
             continue
-        out.append(Block(b.name, b.modality, _normalised(spec, b, fold, speakers, ids), pres.copy()))
+        out.append(Block(b.name, b.modality, _normalised(spec, b, fold, speakers, ids, fitted), pres.copy()))
     return out
 
 
-def _normalised_frames(spec: Spec, b: FeatureBlock, fold) -> np.ndarray:
+def _normalised_frames(spec: Spec, b: FeatureBlock, fold, fitted: list | None = None) -> np.ndarray:
     """Frames z-scored with the mean/std of the training rows' real frames (padding stays 0)."""
+    from .normalize import BlockFit, ZScore
+
     mode = spec.features.normalization if b.standardise else "none"
     if mode == "speaker":
         raise SpecError("features.normalization = 'speaker' is not available for frame sequences; use 'fold'")
     valid = np.arange(b.seq.shape[1])[None, :] < b.lengths[:, None]  # [n, t]
     if mode == "none":
+        if fitted is not None:
+            fitted.append(BlockFit(b.name, b.modality, mode, sequence=True))
         return b.seq
     tr = np.zeros(len(b.seq), bool)
     tr[fold.train] = True
     frames = b.seq[valid & tr[:, None]]
     if len(frames) == 0:
         raise AffectbenchError(f"fold {fold.name}: no training frames for '{b.name}'")
-    mu, sd = frames.mean(0), frames.std(0)
-    sd[sd < 1e-8] = 1.0
-    Z = (b.seq - mu) / sd
+    z = ZScore.fit(frames)
+    if fitted is not None:
+        fitted.append(BlockFit(b.name, b.modality, mode, zscore=z, sequence=True))
+    Z = z.apply(b.seq)
     Z[~valid] = 0.0
     if not np.isfinite(Z).all():
         raise AffectbenchError(f"features '{b.name}': non-finite frame values after normalisation")
     return Z.astype(np.float32)
 
 
-def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
-    """One fold: the head fitted on train (early stopping / choices on valid), scored on test."""
-    from . import metrics as M
+def head_options(spec: Spec, task: str, n_layers) -> dict:
+    """What ``make_head`` is given (each head takes the options its signature names): a saved
+    model stores these and rebuilds its head from them."""
+    h = spec.head
+    return dict(epochs=h.epochs, lr=h.lr, weight_decay=h.weight_decay,
+                batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
+                multilabel=task == "multilabel", regression=task == "regression",
+                threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit,
+                l2=h.l2, l2_grid=h.l2_grid, solver=h.solver, select=h.select, **h.options)
+
+
+def fit_head(spec: Spec, X, Yt, fold, n_classes: int, task: str, n_layers):
+    """The head fitted on the fold's training rows (early stopping / choices on valid)."""
     from .heads import make_head
 
-    h = spec.head
-    head = make_head(h.kind, epochs=h.epochs, lr=h.lr, weight_decay=h.weight_decay,
-                     batch_size=h.batch_size, patience=h.patience, class_balanced=h.class_balanced,
-                     multilabel=task == "multilabel", regression=task == "regression",
-                     threshold=h.threshold, seed=spec.seed, C=h.C, n_layers=n_layers, refit=h.refit,
-                     l2=h.l2, l2_grid=h.l2_grid, solver=h.solver, select=h.select,
-                     **h.options)
-    Yt = Y if Y_train is None else Y_train  # the training label source (validation uses it too)
+    head = make_head(spec.head.kind, **head_options(spec, task, n_layers))
     if getattr(head, "takes_blocks", False):
         from .heads.blocks import rows
 
-        head.fit(rows(X, fold.train), Yt[fold.train], rows(X, fold.valid), Yt[fold.valid],
-                 n_classes=len(classes))
+        head.fit(rows(X, fold.train), Yt[fold.train], rows(X, fold.valid), Yt[fold.valid], n_classes=n_classes)
+    else:
+        head.fit(X[fold.train], Yt[fold.train], X[fold.valid], Yt[fold.valid], n_classes=n_classes)
+    return head
+
+
+def fit_fold(spec: Spec, X, Y, fold, classes, task, n_layers, Y_train=None):
+    """One fold: the head fitted on train (early stopping / choices on valid), scored on test."""
+    from . import metrics as M
+
+    Yt = Y if Y_train is None else Y_train  # the training label source (validation uses it too)
+    head = fit_head(spec, X, Yt, fold, len(classes), task, n_layers)
+    if getattr(head, "takes_blocks", False):
+        from .heads.blocks import rows
+
         P = head.predict_proba(rows(X, fold.test))
     else:
-        head.fit(X[fold.train], Yt[fold.train], X[fold.valid], Yt[fold.valid], n_classes=len(classes))
         P = head.predict_proba(X[fold.test])
     pred = head.decide(P)
     score = {"regression": M.regression, "multilabel": M.multilabel, "single_label": M.classification}[task]
@@ -536,23 +560,29 @@ def _fold_info(fold, head) -> dict:
             "head": head.state()}
 
 
-# ----------------------------------------------------------------------------------- run
-def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) -> RunResult:
-    rep = reporter or Reporter()
-    t0 = time.perf_counter()
-    data = load_data(spec, rep)
-    plans = plan_features(spec, data)
-    identity = run_identity(spec, data, plans)
-    folder = Path(spec.output_dir).expanduser() / f"{spec.name}-{identity_hash(identity)}"
-    done = None if force else _finished(folder, identity)
-    if done is not None:
-        return RunResult(folder, done, True)
+@dataclass
+class TrainingSet:
+    """The kept rows, their feature blocks and targets: what folds (and a final model) fit on."""
 
+    fs: FeatureSet
+    df: pd.DataFrame
+    ids: np.ndarray
+    block_head: bool
+    n_layers: int | None
+    dropped: dict
+    classes: list
+    task: str
+    Y: np.ndarray
+    Y_train: np.ndarray | None
+    speakers: np.ndarray
+    texts: list
+
+
+def training_set(spec: Spec, data: Data, plans: list[Planned], rep: Reporter) -> TrainingSet:
     from .heads import HEADS
 
     block_head = getattr(HEADS[spec.head.kind], "takes_blocks", False)
     fs = extract_features(spec, data, plans, rep, partial=block_head)
-    n_view = len(data.df)
     dropped = _dropped(data.df, ~fs.ok)
     if dropped["total"]:
         rep.log(f"[yellow]skipping {dropped['total']} utterance(s) that failed extraction[/]")
@@ -567,6 +597,28 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
     n_layers = _weighted_layers(spec, fs)
     if getattr(HEADS[spec.head.kind], "needs_sequences", False):
         load_sequences(fs, plans, df)
+    Y = _targets(df, data.view)
+    Y_train = _targets(df.assign(y=df["y_train"]), data.view) if data.train_view is not None else None
+    return TrainingSet(fs, df, ids, block_head, n_layers, dropped, list(data.view.classes), data.view.task,
+                       Y, Y_train, df["speaker"].astype(object).to_numpy(),
+                       df["text"].astype(object).fillna("").tolist())
+
+
+# ----------------------------------------------------------------------------------- run
+def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) -> RunResult:
+    rep = reporter or Reporter()
+    t0 = time.perf_counter()
+    data = load_data(spec, rep)
+    plans = plan_features(spec, data)
+    identity = run_identity(spec, data, plans)
+    folder = Path(spec.output_dir).expanduser() / f"{spec.name}-{identity_hash(identity)}"
+    done = None if force else _finished(folder, identity)
+    if done is not None:
+        return RunResult(folder, done, True)
+
+    tr = training_set(spec, data, plans, rep)
+    fs, df, ids, block_head, n_layers, dropped = tr.fs, tr.df, tr.ids, tr.block_head, tr.n_layers, tr.dropped
+    n_view = len(data.df)
 
     from .protocol import make_folds
 
@@ -578,11 +630,8 @@ def run(spec: Spec, *, force: bool = False, reporter: Reporter | None = None) ->
                        folds=proto["folds"], seed=spec.seed, speaker_independent=proto["speaker_independent"],
                        valid_unit=spec.protocol.valid_unit, known_groups=known)
 
-    classes, task = list(data.view.classes), data.view.task
-    Y = _targets(df, data.view)
-    Y_train = _targets(df.assign(y=df["y_train"]), data.view) if data.train_view is not None else None
-    speakers = df["speaker"].astype(object).to_numpy()
-    texts = df["text"].astype(object).fillna("").tolist()
+    classes, task = tr.classes, tr.task
+    Y, Y_train, speakers, texts = tr.Y, tr.Y_train, tr.speakers, tr.texts
     preds, fold_metrics, fold_info = [], [], []
     upd = rep.task("folds", len(folds))
     upd(0, len(folds))

@@ -95,13 +95,19 @@ class TfidfChars(Extractor):
 
         return {"scikit-learn": version("scikit-learn")}
 
-    def fit_apply(self, train_texts: list[str], texts: list[str]):
-        """Fit the vocabulary and IDF on ``train_texts``; return the sparse matrix for ``texts``."""
+    def vectorizer(self):
+        """The unfitted vectoriser this configuration describes (a saved model refills it)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         c = self.config
-        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(c["ngram_min"], c["ngram_max"]),
-                              max_features=c["max_features"], min_df=c["min_df"],
-                              sublinear_tf=True, dtype=np.float32)
-        vec.fit(train_texts)
-        return vec.transform(texts)
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(c["ngram_min"], c["ngram_max"]),
+                               max_features=c["max_features"], min_df=c["min_df"],
+                               sublinear_tf=True, dtype=np.float32)
+
+    def fit(self, train_texts: list[str]):
+        """The vocabulary and IDF fitted on ``train_texts`` only."""
+        return self.vectorizer().fit(train_texts)
+
+    def fit_apply(self, train_texts: list[str], texts: list[str]):
+        """Fit on ``train_texts``; return the sparse matrix for ``texts``."""
+        return self.fit(train_texts).transform(texts)
