@@ -49,5 +49,12 @@ def read_response(s: socket.socket) -> tuple[int, bytes]:
         if not chunk:
             break
         buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = next((int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
     status = int(buf.split(b" ", 2)[1]) if buf else 0
-    return status, buf
+    return status, head + b"\r\n\r\n" + body

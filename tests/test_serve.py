@@ -28,8 +28,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return tiny_models(tmp_path_factory.mktemp("serve_models"))
+def models():
+    return tiny_models()
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,8 @@ def test_bad_requests(server):
              ({"json": {"text": "hello", "model": "nope"}}, 422, "unknown_model"),
              ({"json": {"text": "hello", "model": "tone"}}, 422, "wrong_modality"),
              ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
-             ({"data": {"model": "tone"}}, 422, "bad_request")]
+             ({"data": {"model": "tone"}}, 415, "unsupported_media_type"),  # a urlencoded form
+             ({"files": {"model": (None, "tone")}}, 422, "bad_request")]  # multipart without a file
     for kw, status, code in cases:
         r = httpx.post(f"{base}/v1/predict", timeout=30, **kw)
         assert (r.status_code, r.json()["error"]) == (status, code), (kw, r.text)

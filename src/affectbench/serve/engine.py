@@ -78,8 +78,8 @@ class Engine:
         """One model call for a batch of texts from many clients -> one segment dict per text."""
         from ..inference import predict_texts
 
-        tl = predict_texts(self.models[name], texts)
-        body = timeline_json(tl)
+        tl = predict_texts({name: self.models[name]}, texts)
+        body = self._named(timeline_json(tl))
         segs = body["segments"]
         if len(segs) != len(texts):  # predict_texts keeps one segment per text, failed ones included
             raise ServeError(500, "internal", f"{len(texts)} texts gave {len(segs)} results")
@@ -100,34 +100,40 @@ class Engine:
                              .replace(str(path.with_suffix(".wav")), name)) from None
 
     def _models_for(self, modalities: list[str], name: str | None) -> dict:
+        """{served name: model}: the one asked for, else the first model of each modality."""
         if name:
-            return {m: self.models[name] for m in self.models[name].modalities} if \
-                self.pick(modalities[0], name) else {}
+            self.pick(modalities[0], name) if name not in self.models else None
+            return {name: self.models[name]}
         out = {}
         for mod in modalities:
-            names = self.by_modality(mod)
+            names = [n for n in self.models if set(self.models[n].modalities) == {mod}]
             if names:
-                out[mod] = self.models[names[0]]
+                out[names[0]] = self.models[names[0]]
         return out
 
     def _audio(self, path: Path, name: str, p: Probe, text, model_name) -> dict:
         from ..inference import predict
 
         name_model = self.pick("audio", model_name)
-        models = {"audio": self.models[name_model]}
+        models = {name_model: self.models[name_model]}
         if text and not model_name:
-            models.update(self._models_for(["text"], None))
-        x = decode_audio(path, name, self.limits, declared=p.duration)
+            models.update({n: self.models[n] for n in self.by_modality("text")[:1]})
+        x = decode_audio(path, name, self.limits, declared=p.duration, fmt=p.format)
         wav = write_wav(x, path.with_suffix(".wav") if path.suffix != ".wav" else path.with_name("decoded.wav"))
-        tl = predict(models if len(models) > 1 else models["audio"], [str(wav)], text=text,
-                     limits=self.limits.to_dict())
+        tl = predict(models, [str(wav)], text=text, limits=self.limits.to_dict())
         if path.suffix.lower() in VIDEO_SUFFIXES:
             tl.messages.insert(0, f"{name}: no video stream: audio/text mode")
-        return timeline_json(tl, name, wav)
+        return self._named(timeline_json(tl, name, wav))
+
+    def _named(self, body: dict) -> dict:
+        """Models by the names they are served under, never by their folders on this machine."""
+        where = {str(m.path): n for n, m in self.models.items() if getattr(m, "path", None)}
+        body["models_used"] = {k: where.get(v, v) for k, v in body["models_used"].items()}
+        return body
 
     def _video(self, path: Path, name: str, p: Probe, text, model_name) -> dict:
         from ..inference_video import predict_video
 
-        models = self._models_for(["audio", "text", "video"], model_name)
+        models = self._models_for(["audio", "video"] + (["text"] if text else []), model_name)
         tl = predict_video(models, str(path), text=text, limits=self.limits.to_dict())
-        return timeline_json(tl, name, path)
+        return self._named(timeline_json(tl, name, path))

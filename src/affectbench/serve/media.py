@@ -17,6 +17,8 @@ import numpy as np
 from .limits import Limits, ServeError
 
 SR = 16000
+#: FFmpeg demuxers that read pictures or text, never a recording (a .txt opens as "tty" video)
+NOT_MEDIA = {"tty", "bin", "xbin", "adf", "idf", "image2", "gif", "apng", "webp_pipe", "ico", "svg"}
 
 
 @dataclass
@@ -65,6 +67,8 @@ def probe(path: Path, name: str, limits: Limits) -> Probe:
             fmt = c.format.name
     except Exception as e:
         raise _undecodable(name, e) from None
+    if fmt in NOT_MEDIA or fmt.endswith("_pipe"):
+        raise _undecodable(name, f"FFmpeg reads it as '{fmt}', a picture or text, not a recording")
     if not (audio or video):
         raise _undecodable(name, "no audio or video stream")
     check_duration(name, dur, limits)
@@ -78,9 +82,24 @@ def check_duration(name: str, seconds: float | None, limits: Limits, decoded: bo
                                           f"{limits.max_duration_s:g} s; send a shorter clip")
 
 
-def decode_audio(path: Path, name: str, limits: Limits, declared: float | None = None) -> np.ndarray:
+#: containers libsndfile reads itself, with the project's checks (a WAV cut short is refused
+#: from its header, where FFmpeg would estimate the duration from the file size)
+SNDFILE_FORMATS = {"wav", "flac", "aiff", "w64", "caf"}
+
+
+def decode_audio(path: Path, name: str, limits: Limits, declared: float | None = None,
+                 fmt: str = "") -> np.ndarray:
     """The first audio stream as 16 kHz mono float32, within the duration and decode-time limits."""
     import av
+
+    if fmt in SNDFILE_FORMATS:
+        from .. import audio
+        from ..errors import MediaError
+
+        try:
+            return audio.load(path, SR)
+        except MediaError as e:
+            raise _undecodable(name, e.problem) from None
 
     t0 = time.monotonic()
     chunks, n = [], 0
