@@ -68,7 +68,7 @@ async def receive(request, job_dir: Path, limits: Limits) -> Upload:
     if ctype.startswith("application/json"):
         return await _json(request, limits)
     if ctype.startswith("multipart/form-data"):
-        return await _multipart(request, ctype, job_dir, limits)
+        return await _multipart(request, request.headers["content-type"], job_dir, limits)  # boundary: case kept
     if ctype.startswith(MEDIA_TYPES):
         name = display_name(request.query_params.get("filename"))
         up = Upload(name=name, path=job_dir / f"upload{_suffix(name)}")
