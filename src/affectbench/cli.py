@@ -415,7 +415,9 @@ def run_cmd(spec: Path = typer.Argument(..., help="experiment spec (TOML), e.g. 
             executor: Optional[str] = typer.Option(None, help="local | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (with --executor ray)"),
             force: bool = typer.Option(False, help="re-run even if a finished run exists"),
-            as_json: bool = typer.Option(False, "--json", help="print metrics.json on stdout")):
+            as_json: bool = typer.Option(False, "--json", help="print metrics.json on stdout"),
+            save_model: Optional[Path] = typer.Option(None, "--save-model",
+                                                      help="also fit the final model and write it to this folder")):
     """Run an experiment spec (TOML) and write its run folder."""
     from . import load_spec, run
 
@@ -427,6 +429,10 @@ def run_cmd(spec: Path = typer.Argument(..., help="experiment spec (TOML), e.g. 
     rep = _reporter(False)
     with rep.running():
         result = run(s, force=force, reporter=rep)
+        if save_model:
+            from .cli_model import save_after_run
+
+            save_after_run(s, result, save_model, _console)
     if as_json:
         print(json.dumps(result.metrics, indent=2))
     else:
@@ -495,6 +501,10 @@ cli_grid.register(app, _console, _reporter)
 from .cli_compare import register as _register_compare  # noqa: E402 - compare, leaderboard, html-report
 
 _register_compare(app)
+
+from .cli_model import register as _register_model  # noqa: E402 - train, predict
+
+_register_model(app, _console, _reporter, _check_output_dir, _summary)
 
 from .cli_serve import register as _register_serve  # noqa: E402
 

@@ -331,3 +331,70 @@ def _video(models: dict, path: str, **kw) -> Timeline:
         raise AffectbenchError(f"{path}: the video mode (faces) is not part of this installation "
                                "(affectbench.inference_video is missing)") from None
     return predict_video(models, path, **kw)
+
+
+# ---- outputs -----------------------------------------------------------------------------------
+WRITERS = (".jsonl", ".json", ".csv", ".parquet")
+
+
+def write_timeline(tl: Timeline, path) -> Path:
+    """JSON Lines (one nested record per segment), JSON (the whole timeline with its messages,
+    modalities and models), CSV or Parquet (the flat frame), by the file's suffix."""
+    import json
+
+    path = Path(path).expanduser()
+    suf = path.suffix.lower()
+    if suf not in WRITERS:
+        raise SpecError(f"{path}: unknown output type '{suf or '(none)'}'; use one of {', '.join(WRITERS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suf == ".jsonl":
+        with open(path, "w", encoding="utf-8") as f:
+            for r in tl.to_records():
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    elif suf == ".json":
+        doc = {"segments": tl.to_records(), "messages": tl.messages, "failed": tl.failed,
+               "modalities_present": tl.modalities_present, "models_used": tl.models_used}
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    elif suf == ".csv":
+        tl.to_frame().to_csv(path, index=False)
+    else:
+        tl.to_frame().to_parquet(path, index=False)
+    return path
+
+
+def plot_timeline(tl: Timeline, path, max_files: int = 8) -> Path:
+    """A PNG: per file, each segment a stacked bar of its class probabilities over its time span."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = list(dict.fromkeys(s.file for s in tl.segments))[:max_files] or ["(no segments)"]
+    labels = list(dict.fromkeys(k for s in tl.segments for k in s.probs))
+    colors = dict(zip(labels, plt.cm.tab20(np.linspace(0, 1, max(len(labels), 1)))))
+    fig, axes = plt.subplots(len(files), 1, figsize=(11, 1.9 * len(files) + 0.8), squeeze=False)
+    for ax, f in zip(axes[:, 0], files):
+        for s in (x for x in tl.segments if x.file == f):
+            bottom = 0.0
+            for c in labels:
+                v = s.probs.get(c, 0.0)
+                ax.bar(s.start or 0.0, v, width=max((s.end or 0) - (s.start or 0), 0.05), bottom=bottom,
+                       align="edge", color=colors[c], edgecolor="none")
+                bottom += v
+            ax.text(s.start or 0.0, 1.02, s.label, fontsize=7, va="bottom")
+        ax.set_ylim(0, 1.15)
+        ax.set_ylabel("p")
+        ax.set_title(Path(f).name, fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("seconds")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[c]) for c in labels]
+    if handles:
+        fig.legend(handles, labels, loc="upper right", ncol=min(len(labels), 7), fontsize=7)
+    fig.suptitle(f"modalities: {', '.join(tl.modalities_present) or 'none'} · models: "
+                 f"{', '.join(f'{k}={Path(v).name}' for k, v in tl.models_used.items())}", fontsize=8, x=0.01,
+                 ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

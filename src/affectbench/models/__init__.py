@@ -1,0 +1,1 @@
+"""Models shipped with affectbench (``default:<name>``); built by scripts/build_default_models.py."""
