@@ -212,6 +212,12 @@ def test_fifty_concurrent_clients(server):
         rs = list(ex.map(one, range(50)))
     assert [r.status_code for r in rs] == [200] * 50  # 25 media jobs < max_jobs + max_queue
     assert all(r.json()["file"] == (f"c{i}.wav" if i % 2 == 0 else None) for i, r in enumerate(rs))
+    # the same clip answered alone or inside a batch of other clients' clips: the same timeline
+    timelines = {json.dumps([{k: v for k, v in s.items() if k != "file"} for s in r.json()["segments"]])
+                 for r in rs[::2]}
+    assert len(timelines) == 1
+    audio = _alive(base)["audio_batches"]
+    assert sum(v["items"] for v in audio.values()) >= 25 and max(v["largest"] for v in audio.values()) > 1
     _no_uploads_left(tmp)
 
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import AffectbenchError
-from .batching import JobPool, TextBatcher
+from .batching import Batcher, JobPool
 from .engine import Engine, model_info
 from .limits import Limits, ServeError
 from .uploads import receive
@@ -50,15 +50,17 @@ def create_app(models: dict, limits: Limits | None = None, tmp_dir: str | Path |
         st = app.state
         st.tmp = Path(tempfile.mkdtemp(prefix="affectbench-serve-", dir=tmp_dir))
         st.pool = JobPool(limits)
-        st.batchers = {n: TextBatcher(lambda texts, n=n: engine.run_texts(n, texts), limits)
+        st.batchers = {n: Batcher(lambda texts, n=n: engine.run_texts(n, texts), limits.max_batch,
+                                  limits.batch_wait_s, 1, f"text-{n}")
                        for n, m in engine.models.items() if "text" in m.modalities}
+        st.audio_batchers = {}  # by (model names, words): created on first use
         for b in st.batchers.values():
             b.start()
         st.started = time.time()
         try:
             yield
         finally:
-            for b in st.batchers.values():
+            for b in (*st.batchers.values(), *st.audio_batchers.values()):
                 await b.stop()
             st.pool.shutdown()
             shutil.rmtree(st.tmp, ignore_errors=True)
@@ -143,17 +145,20 @@ def _routes(app: FastAPI, engine: Engine, limits: Limits) -> None:
             return await text_job(request, _texts(body), (body.get("model") if isinstance(body, dict)
                                                           else None) or model)
         with st.pool.admit():  # 503 before a byte of the body is read
-            job = Path(tempfile.mkdtemp(prefix="job-", dir=st.tmp))
+            folder = Path(tempfile.mkdtemp(prefix="job-", dir=st.tmp))
             try:
-                up = await receive(request, job, limits)
+                up = await receive(request, folder, limits)
                 name = up.fields.get("model") or model
                 if up.path is None:
                     if up.fields.get("text", "").strip() or "text" in up.fields:
                         return await text_job(request, [up.fields.get("text", "")], name)
                     raise ServeError(422, "bad_request", "no 'file' field and no 'text' in the form")
-                return await st.pool.run(engine.run_media, up.path, up.name, {**up.fields, "model": name})
+                job = await st.pool.run(engine.prepare, up.path, up.name, {**up.fields, "model": name})
+                if isinstance(job, dict):  # a video: answered whole
+                    return job
+                return (await _audio_batcher(st, engine, limits, job.key).submit([job]))[0]
             finally:
-                shutil.rmtree(job, ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
 
     @app.get("/v1/models", summary="The loaded models: names, labels, modalities, the metrics that vouch for them")
     async def models():
@@ -166,11 +171,20 @@ def _routes(app: FastAPI, engine: Engine, limits: Limits) -> None:
         return {"status": "ok", "models": list(engine.models), "jobs_pending": st.pool.pending,
                 "jobs_done": st.pool.done,
                 "text_batches": {n: vars(b.stats) for n, b in st.batchers.items()},
+                "audio_batches": {"+".join(str(k) for k in key if k): vars(b.stats)
+                                  for key, b in st.audio_batchers.items()},
                 "uptime_s": round(time.time() - st.started, 1)}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return HTMLResponse(_page(engine, limits))
+
+
+def _audio_batcher(st, engine: Engine, limits: Limits, key) -> Batcher:
+    if key not in st.audio_batchers:
+        st.audio_batchers[key] = Batcher(engine.run_audio, limits.max_audio_batch, limits.batch_wait_s,
+                                         limits.max_jobs, "audio-batch")
+    return st.audio_batchers[key]
 
 
 def _page(engine: Engine, limits: Limits) -> str:

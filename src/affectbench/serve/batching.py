@@ -1,4 +1,4 @@
-"""Work across clients: texts grouped into one model call, media jobs through a bounded pool.
+"""Work across clients: texts and decoded clips grouped into one model call, media jobs through a bounded pool.
 
 Written here rather than taken from a library because it is ~80 lines of asyncio and the
 serving libraries that batch (Ray Serve, BentoML, Triton) each bring a runtime of their own.
@@ -21,19 +21,23 @@ class BatchStats:
     largest: int = 0
 
 
-class TextBatcher:
-    """Texts that arrive within ``batch_wait_s`` of each other (up to ``max_batch``) share one call.
+class Batcher:
+    """Requests that arrive within ``wait_s`` of each other (up to ``max_batch``) share one call.
 
-    ``run(texts) -> list[result]`` does the model call on a worker thread; the event loop
-    keeps accepting requests meanwhile, and those pile up into the next batch.
+    ``run(payloads) -> list[result]`` (one result per payload) runs on one of ``workers``
+    threads; while every worker is busy, new requests pile up into the next batch, so the
+    batches grow with the load. Used for texts (one worker) and decoded audio clips.
     """
 
-    def __init__(self, run: Callable[[list[str]], list], limits: Limits):
-        self.run, self.limits = run, limits
+    def __init__(self, run: Callable[[list], list], max_batch: int, wait_s: float, workers: int = 1,
+                 name: str = "batch"):
+        self.run, self.max_batch, self.wait_s = run, max_batch, wait_s
         self.queue: asyncio.Queue = asyncio.Queue()
         self.stats = BatchStats()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="text-batch")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
+        self._slots = asyncio.Semaphore(workers)
         self._task: asyncio.Task | None = None
+        self._running: set = set()
 
     def start(self):
         self._task = asyncio.get_running_loop().create_task(self._loop())
@@ -43,16 +47,18 @@ class TextBatcher:
             self._task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, texts: list[str]) -> list:
+    async def submit(self, payloads: list) -> list:
+        if self._task is None:
+            self.start()
         fut = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, fut))
+        await self.queue.put((payloads, fut))
         return await fut
 
     async def _gather(self):
         first = await self.queue.get()
         batch, n = [first], len(first[0])
-        deadline = time.monotonic() + self.limits.batch_wait_s
-        while n < self.limits.max_batch:
+        deadline = time.monotonic() + self.wait_s
+        while n < self.max_batch:
             left = deadline - time.monotonic()
             try:
                 nxt = self.queue.get_nowait() if left <= 0 else await asyncio.wait_for(self.queue.get(), left)
@@ -63,25 +69,36 @@ class TextBatcher:
         return batch
 
     async def _loop(self):
-        loop = asyncio.get_running_loop()
         while True:
-            batch = await self._gather()
-            texts = [t for ts, _ in batch for t in ts]
+            await self._slots.acquire()
             try:
-                out = await loop.run_in_executor(self._pool, self.run, texts)
-            except Exception as e:  # every waiter hears about it; the loop goes on
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e)
-                continue
-            self.stats.batches += 1
-            self.stats.items += len(texts)
-            self.stats.largest = max(self.stats.largest, len(texts))
-            i = 0
-            for ts, fut in batch:
+                batch = await self._gather()
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.get_running_loop().create_task(self._call(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _call(self, batch):
+        payloads = [p for ps, _ in batch for p in ps]
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(self._pool, self.run, payloads)
+        except Exception as e:  # every waiter hears about it; the loop goes on
+            for _, fut in batch:
                 if not fut.done():
-                    fut.set_result(out[i:i + len(ts)])
-                i += len(ts)
+                    fut.set_exception(e)
+            return
+        finally:
+            self._slots.release()
+        self.stats.batches += 1
+        self.stats.items += len(payloads)
+        self.stats.largest = max(self.stats.largest, len(payloads))
+        i = 0
+        for ps, fut in batch:
+            if not fut.done():
+                fut.set_result(out[i:i + len(ps)])
+            i += len(ps)
 
 
 class JobPool:

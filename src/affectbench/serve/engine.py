@@ -6,6 +6,8 @@ every file name in a timeline or an error is replaced by the name the client sen
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AffectbenchError
@@ -13,6 +15,21 @@ from .limits import Limits, ServeError
 from .media import Probe, decode_audio, probe, write_wav
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".flv", ".webm", ".mov", ".m4v")
+
+
+@dataclass
+class AudioJob:
+    """A decoded clip waiting for its model call; clips with the same key share one call."""
+
+    path: Path
+    name: str
+    wav: Path
+    models: dict
+    text: str | None
+
+    @property
+    def key(self) -> tuple:
+        return (*self.models, self.text)
 
 
 def _clean(v):
@@ -86,18 +103,45 @@ class Engine:
         return [dict(s, messages=body["messages"], models_used=body["models_used"]) for s in segs]
 
     # -- media -------------------------------------------------------------------------------
-    def run_media(self, path: Path, name: str, fields: dict) -> dict:
+    def prepare(self, path: Path, name: str, fields: dict):
+        """Worker thread: check the upload; a video is answered whole (a dict), an audio clip is
+        decoded and returned as an :class:`AudioJob` for the cross-client batcher."""
         p = probe(path, name, self.limits)
         text = (fields.get("text") or "").strip() or None
-        try:
+        with self._named_errors(path, name):
             if p.has_video:
                 return self._video(path, name, p, text, fields.get("model"))
-            return self._audio(path, name, p, text, fields.get("model"))
+            return self._audio_job(path, name, p, text, fields.get("model"))
+
+    def run_audio(self, jobs: list["AudioJob"]) -> list[dict]:
+        """Worker thread: one ``predict`` call over the clips of several clients -> one body each."""
+        from ..inference import Timeline, predict
+
+        first = jobs[0]
+        with self._named_errors(first.path, first.name):
+            tl = predict(first.models, [str(j.wav) for j in jobs], text=first.text, limits=self.limits.to_dict())
+        out = []
+        for j in jobs:
+            w = str(j.wav)
+            segs = [s for s in tl.segments if s.file == w]
+            part = Timeline(segs, [m for m in tl.messages if w in m], ["audio"] + (["text"] if any(
+                s.text for s in segs) else []), dict(tl.models_used), {k: v for k, v in tl.failed.items() if k == w})
+            if j.path.suffix.lower() in VIDEO_SUFFIXES:
+                part.messages.insert(0, f"{j.name}: no video stream: audio/text mode")
+            out.append(self._named(timeline_json(part, j.name, j.wav)))
+        return out
+
+    @contextmanager
+    def _named_errors(self, path: Path, name: str):
+        try:
+            yield
         except ServeError:
             raise
         except AffectbenchError as e:
-            raise ServeError(422, "media_error", str(e).replace(str(path), name)
-                             .replace(str(path.with_suffix(".wav")), name)) from None
+            msg = str(e)
+            for p in (path.with_suffix(".wav"), path.with_name("decoded.wav"), path):
+                msg = msg.replace(str(p), name)
+            raise ServeError(422, "media_error", msg) from None
 
     def _models_for(self, modalities: list[str], name: str | None) -> dict:
         """{served name: model}: the one asked for, else the first model of each modality."""
@@ -111,19 +155,14 @@ class Engine:
                 out[names[0]] = self.models[names[0]]
         return out
 
-    def _audio(self, path: Path, name: str, p: Probe, text, model_name) -> dict:
-        from ..inference import predict
-
+    def _audio_job(self, path: Path, name: str, p: Probe, text, model_name) -> "AudioJob":
         name_model = self.pick("audio", model_name)
         models = {name_model: self.models[name_model]}
         if text and not model_name:
             models.update({n: self.models[n] for n in self.by_modality("text")[:1]})
         x = decode_audio(path, name, self.limits, declared=p.duration, fmt=p.format)
         wav = write_wav(x, path.with_suffix(".wav") if path.suffix != ".wav" else path.with_name("decoded.wav"))
-        tl = predict(models, [str(wav)], text=text, limits=self.limits.to_dict())
-        if path.suffix.lower() in VIDEO_SUFFIXES:
-            tl.messages.insert(0, f"{name}: no video stream: audio/text mode")
-        return self._named(timeline_json(tl, name, wav))
+        return AudioJob(path, name, wav, models, text)
 
     def _named(self, body: dict) -> dict:
         """Models by the names they are served under, never by their folders on this machine."""

@@ -30,6 +30,7 @@ class Limits:
     max_text_chars: int = 5000
     max_texts: int = 256       # sentences in one JSON request
     max_batch: int = 64        # texts per model call, across clients
+    max_audio_batch: int = 8   # decoded clips per model call, across clients
     batch_wait_s: float = 0.005  # how long the text batcher waits for company
     retry_after_s: int = 2
 
