@@ -215,7 +215,7 @@ def test_fifty_concurrent_clients(server):
     # the same clip answered alone or inside a batch of other clients' clips: the same timeline
     timelines = {json.dumps([{k: v for k, v in s.items() if k != "file"} for s in r.json()["segments"]])
                  for r in rs[::2]}
-    assert len(timelines) == 1
+    assert len(timelines) == 1, timelines
     audio = _alive(base)["audio_batches"]
     assert sum(v["items"] for v in audio.values()) >= 25 and max(v["largest"] for v in audio.values()) > 1
     _no_uploads_left(tmp)

@@ -2,6 +2,8 @@
 
 Runs on worker threads (never on the event loop). Temp paths never reach a client:
 every file name in a timeline or an error is replaced by the name the client sent.
+Features of uploads stay in memory for the call (``features.store.memory_only``): each upload
+is a new file, so caching them on disk would only grow the cache with every request.
 """
 from __future__ import annotations
 
@@ -93,9 +95,11 @@ class Engine:
     # -- text --------------------------------------------------------------------------------
     def run_texts(self, name: str, texts: list[str]) -> list[dict]:
         """One model call for a batch of texts from many clients -> one segment dict per text."""
+        from ..features.store import memory_only
         from ..inference import predict_texts
 
-        tl = predict_texts({name: self.models[name]}, texts)
+        with memory_only():
+            tl = predict_texts({name: self.models[name]}, texts)
         body = self._named(timeline_json(tl))
         segs = body["segments"]
         if len(segs) != len(texts):  # predict_texts keeps one segment per text, failed ones included
@@ -106,19 +110,22 @@ class Engine:
     def prepare(self, path: Path, name: str, fields: dict):
         """Worker thread: check the upload; a video is answered whole (a dict), an audio clip is
         decoded and returned as an :class:`AudioJob` for the cross-client batcher."""
+        from ..features.store import memory_only
+
         p = probe(path, name, self.limits)
         text = (fields.get("text") or "").strip() or None
-        with self._named_errors(path, name):
+        with self._named_errors(path, name), memory_only():
             if p.has_video:
                 return self._video(path, name, p, text, fields.get("model"))
             return self._audio_job(path, name, p, text, fields.get("model"))
 
     def run_audio(self, jobs: list["AudioJob"]) -> list[dict]:
         """Worker thread: one ``predict`` call over the clips of several clients -> one body each."""
+        from ..features.store import memory_only
         from ..inference import Timeline, predict
 
         first = jobs[0]
-        with self._named_errors(first.path, first.name):
+        with self._named_errors(first.path, first.name), memory_only():
             tl = predict(first.models, [str(j.wav) for j in jobs], text=first.text, limits=self.limits.to_dict())
         out = []
         for j in jobs:
