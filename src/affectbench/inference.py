@@ -110,7 +110,7 @@ def _labels(models: dict) -> list[str]:
 
 
 def _predict(models: dict, items: list[dict], weights: dict, jobs: int = 1):
-    """(fused probs [n, K], labels, per-name predictions, row -> reasons)."""
+    """(fused probs [n, K], labels, per-name (model, probs), row -> reasons of the models that failed it)."""
     labels = _labels(models)
     pos = {c: j for j, c in enumerate(labels)}
     num = np.zeros((len(items), len(labels)))
@@ -127,32 +127,46 @@ def _predict(models: dict, items: list[dict], weights: dict, jobs: int = 1):
         for mod, Pm in out.per_modality.items():
             own[f"{key}.{mod}" if len(models) > 1 else mod] = (m, Pm)
         for i, why in out.failed.items():
-            failed.setdefault(i, []).append(why if len(models) == 1 else f"{key}: {why}")
+            failed.setdefault(i, {})[key] = why
     fused = np.full_like(num, np.nan)
     has = den > 0
     fused[has] = num[has] / den[has, None]
-    return fused, labels, own, {i: r for i, r in failed.items() if not has[i]}, failed
+    return fused, labels, own, failed
 
 
 def _segments(models: dict, items: list[dict], meta: list[dict], weights: dict, jobs: int = 1):
-    fused, labels, own, lost, partial = _predict(models, items, weights, jobs)
+    """(segments, messages, failed): a row no model could predict is failed by name; a model that
+    missed some rows another model covered is summed up in one message."""
+    fused, labels, own, why = _predict(models, items, weights, jobs)
     single = next(iter(models.values())) if len(models) == 1 else None
-    segs, messages = [], []
+    segs, messages, failed, missed = [], [], {}, {}
     for i, (it, mt) in enumerate(zip(items, meta)):
-        if i in lost:
-            messages.append("; ".join(dict.fromkeys(lost[i])))
-            continue
         row = fused[i]
+        if not np.isfinite(row).all():
+            reasons = [_strip(r, mt["key"], mt["file"]) for r in why.get(i, {}).values()]
+            failed[mt["key"]] = "; ".join(dict.fromkeys(reasons)) or "no prediction"
+            messages.append(f"{mt['key']}: {failed[mt['key']]}")
+            continue
+        for key, reason in why.get(i, {}).items():
+            missed.setdefault(key, []).append(reason)
         label = single.decide(row[None])[0] if single else labels[int(row.argmax())]
         mods = {}
         for name, (m, P) in own.items():
             if np.isfinite(P[i]).all() and (single is None or name != "model"):
                 mods[name] = {"label": m.decide(P[i][None])[0], "probs": _probs(m.labels, P[i])}
-        for why in partial.get(i, []):
-            messages.append(why)
         segs.append(Segment(mt["file"], mt.get("start"), mt.get("end"), label, _probs(labels, row), mods,
                             it.get("text")))
-    return segs, messages
+    for key, reasons in missed.items():
+        messages.append(f"model '{key}' gave no prediction for {len(reasons)} of {len(items)} segment(s), e.g. "
+                        f"{reasons[0]}; the other model(s) decided there")
+    return segs, messages, failed
+
+
+def _strip(reason: str, *names: str) -> str:
+    for n in names:
+        if reason.startswith(f"{n}: "):
+            return reason[len(n) + 2:]
+    return reason
 
 
 def _probs(labels, row) -> dict:
@@ -167,10 +181,12 @@ def predict_texts(model, texts: list[str], *, source: str = "<text>", fusion_wei
         if any(mod != "text" for mod in m.modalities):
             raise SpecError(f"model '{k}' reads {', '.join(sorted(set(m.modalities)))}: texts alone cannot feed it; "
                             "give it media files")
-    items = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
-    meta = [{"file": source if source != "<text>" else "<text>", "start": None, "end": None} for _ in texts]
-    segs, messages = _segments(models, items, meta, _weights(models, fusion_weights))
-    failed = {m.split(":", 1)[0]: m.split(":", 1)[1].strip() for m in messages if ":" in m}
+    ids = [f"line {i + 1}" if source != "<text>" else f"text {i + 1}" for i in range(len(texts))]
+    items = [{"id": k, "text": t} for k, t in zip(ids, texts)]
+    meta = [{"file": source, "start": None, "end": None, "key": f"utterance {k}"} for k in ids]
+    segs, messages, failed = _segments(models, items, meta, _weights(models, fusion_weights))
+    if source != "<text>":
+        messages = [f"{source}: {m}" for m in messages]
     return Timeline(segs, messages, ["text"] if segs else [], _used(models), failed)
 
 
@@ -311,13 +327,16 @@ def predict(models, inputs, *, text=None, window=None, vad=True, transcript=None
             continue
         spans = segs if segs is not None else [(None, None)]
         for (s, e), w in zip(spans, words):
-            items.append({"id": str(len(items)), "audio": f, "start": s, "end": e, "text": w})
-            meta.append({"file": f, "start": 0.0 if s is None else round(s, 3), "end": round(dur if e is None else e, 3)})
+            span = f"{0.0 if s is None else s:.2f}-{dur if e is None else e:.2f}s"
+            items.append({"id": f"{Path(f).name}@{span}", "audio": f, "start": s, "end": e, "text": w})
+            meta.append({"file": f, "start": 0.0 if s is None else round(s, 3),
+                         "end": round(dur if e is None else e, 3), "key": f"{f}@{span}"})
             present |= {"text"} if w else set()
     if items:
-        segs, messages = _segments(models, items, meta, weights, jobs)
+        segs, messages, failed = _segments(models, items, meta, weights, jobs)
         tl.segments += segs
         tl.messages += messages
+        tl.failed.update(failed)
     tl.modalities_present = sorted(set(tl.modalities_present) | present)
     return tl
 

@@ -34,6 +34,7 @@ class FileHashes:
         self._con = sqlite3.connect(self.db, timeout=30)
         self._con.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, sha1 TEXT)")
         self._pending: list = []
+        self._memo: dict = {}  # path -> (size, mtime, sha1): many segments of one recording hash it once
 
     def get(self, path: str) -> str | None:
         tar = path.startswith("tar://")
@@ -49,7 +50,8 @@ class FileHashes:
                 size, mtime = st.st_size, st.st_mtime_ns
         except Exception:
             return None
-        row = self._con.execute("SELECT size, mtime, sha1 FROM h WHERE path=?", (path,)).fetchone()
+        row = self._memo.get(path) or self._con.execute("SELECT size, mtime, sha1 FROM h WHERE path=?",
+                                                        (path,)).fetchone()
         if row and row[0] == size and row[1] == mtime:
             return row[2]
         h = hashlib.sha1()
@@ -67,6 +69,7 @@ class FileHashes:
                 return None
         digest = h.hexdigest()
         self._pending.append((path, size, mtime, digest))
+        self._memo[path] = (size, mtime, digest)
         return digest
 
     def close(self):
