@@ -242,13 +242,26 @@ def test_video_uploads(server, tmp_path):
     _no_uploads_left(tmp)
 
 
-def test_serve_refuses_a_tampered_model_at_start(models, tmp_path):
-    folder = tmp_path / "tone"
-    shutil.copytree(models["tone"].path, folder)
+def _flip_last_weight_byte(folder: Path) -> str:
     weights = next(folder.rglob("*.safetensors"))
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
+    return weights.name
+
+
+def _other_version(folder: Path) -> str:
+    card = folder / "model.json"
+    card.write_text(card.read_text().replace('"format_version": 1', '"format_version": 99'))
+    return "format version 99"
+
+
+@pytest.mark.parametrize("spoil", [_flip_last_weight_byte, _other_version], ids=["changed_weights", "other_version"])
+def test_serve_refuses_a_bad_model_folder_at_start(models, tmp_path, spoil):
+    folder = tmp_path / "tone"
+    shutil.copytree(models["tone"].path, folder)
+    expect = spoil(folder)
     r = subprocess.run([sys.executable, "-m", "affectbench.cli", "serve", f"tone={folder}", "--port", "9"],
                        capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin"})
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and str(weights.name) in r.stderr, r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and expect in r.stderr, r.stderr
+    assert "serving" not in r.stdout  # refused before anything listens
