@@ -129,7 +129,12 @@ def _check_texts(texts: list[str], limits: Limits) -> list[str]:
 def _routes(app: FastAPI, engine: Engine, limits: Limits) -> None:
     async def text_job(request: Request, texts: list[str], name: str | None) -> dict:
         name = engine.pick("text", name)
-        segs = await request.app.state.batchers[name].submit(_check_texts(texts, limits))
+        batcher = request.app.state.batchers[name]
+        if batcher.queue.qsize() >= limits.max_text_queue:
+            raise ServeError(503, "busy", f"{batcher.queue.qsize()} text requests waiting (limit "
+                                          f"{limits.max_text_queue}); try again shortly",
+                             headers={"Retry-After": str(limits.retry_after_s)})
+        segs = await batcher.submit(_check_texts(texts, limits))
         return {"file": None, "segments": [{k: v for k, v in s.items() if k not in ("messages", "models_used")}
                                            for s in segs],
                 "messages": segs[0]["messages"], "modalities_present": ["text"],

@@ -153,7 +153,8 @@ class Engine:
     def _models_for(self, modalities: list[str], name: str | None) -> dict:
         """{served name: model}: the one asked for, else the first model of each modality."""
         if name:
-            self.pick(modalities[0], name) if name not in self.models else None
+            if name not in self.models:
+                self.pick(modalities[0], name)  # raises: unknown model, with the loaded names
             return {name: self.models[name]}
         out = {}
         for mod in modalities:

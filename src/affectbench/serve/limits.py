@@ -10,7 +10,8 @@ Status codes (docs/serve.md has the table):
   no model for its modality) or decoding ran past ``decode_timeout_s`` (a pathological
   file: retrying will not help, so not a 5xx).
 - 408 the client sent its body slower than ``read_timeout_s`` between chunks.
-- 503 (+ ``Retry-After``) more than ``max_jobs + max_queue`` jobs at once.
+- 503 (+ ``Retry-After``) more than ``max_jobs + max_queue`` media jobs at once, or more than
+  ``max_text_queue`` text requests waiting.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Limits:
     read_timeout_s: float = 10.0
     max_jobs: int = 2          # media jobs running at once (worker threads)
     max_queue: int = 64        # media jobs admitted and waiting; beyond: 503
+    max_text_queue: int = 1024  # text requests waiting for the batcher; beyond: 503
     max_text_chars: int = 5000
     max_texts: int = 256       # sentences in one JSON request
     max_batch: int = 64        # texts per model call, across clients
