@@ -199,6 +199,19 @@ def test_slow_client_and_busy_server(models, tmp_path):
         _no_uploads_left(tmp_path)
 
 
+def test_decode_time_limit(models, tmp_path):
+    """A zero decode-time limit: video frames and audio decoded through FFmpeg both stop at once."""
+    face = face_image(shared_data("ckplus48"), "happy")
+    mute = write_av(tmp_path / "mute.mp4", frames(1, 25, face=face))
+    voice = write_av(tmp_path / "voice.m4a", None, audio=tone(1.0))
+    with uvicorn_server(create_app(models, Limits(decode_timeout_s=0), tmp_dir=tmp_path / "up")) as base:
+        for clip in (mute, voice):
+            r = _post_file(base, clip.name, clip.read_bytes())
+            assert r.status_code == 422 and r.json()["error"] == "decode_timeout", r.text
+            assert clip.name in r.json()["detail"] and "longer than 0 s" in r.json()["detail"]
+        _alive(base)
+
+
 def test_fifty_concurrent_clients(server):
     base, _, tmp = server
     wav = _wav(1.0)

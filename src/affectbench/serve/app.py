@@ -48,6 +48,8 @@ def create_app(models: dict, limits: Limits | None = None, tmp_dir: str | Path |
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         st = app.state
+        if tmp_dir is not None:
+            Path(tmp_dir).mkdir(parents=True, exist_ok=True)
         st.tmp = Path(tempfile.mkdtemp(prefix="affectbench-serve-", dir=tmp_dir))
         st.pool = JobPool(limits)
         st.batchers = {n: Batcher(lambda texts, n=n: engine.run_texts(n, texts), limits.max_batch,

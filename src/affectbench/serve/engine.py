@@ -145,10 +145,13 @@ class Engine:
         except ServeError:
             raise
         except AffectbenchError as e:
+            from ..inference_video import DecodeTimeout
+
             msg = str(e)
             for p in (path.with_suffix(".wav"), path.with_name("decoded.wav"), path):
                 msg = msg.replace(str(p), name)
-            raise ServeError(422, "media_error", msg) from None
+            raise ServeError(422, "decode_timeout" if isinstance(e, DecodeTimeout) else "media_error",
+                             msg) from None
 
     def _models_for(self, modalities: list[str], name: str | None) -> dict:
         """{served name: model}: the one asked for, else the first model of each modality."""
