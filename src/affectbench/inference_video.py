@@ -295,9 +295,12 @@ def _multimodal(model, path, has_audio, dur, fps, limits, common) -> "Timeline":
         words = [common["text"]] * len(spans)
     if not spans:
         return Timeline([], [f"{path}: no speech found; nothing to predict"], ["audio"], _used({"model": model}))
-    items = [{"id": str(i), "audio": path if has_audio else None, "start": s, "end": e, "text": w,
-              "video": path, "video_start": s, "video_end": e} for i, ((s, e), w) in enumerate(zip(spans, words))]
-    meta = [{"file": path, "start": round(s, 3), "end": round(e, 3)} for s, e in spans]
-    segs, msgs = _segments({"model": model}, items, meta, {"model": 1.0})
+    items, meta = [], []
+    for (s, e), w in zip(spans, words):
+        span = f"{s:.2f}-{e:.2f}s"  # keys as predict's: failures are named file@span
+        items.append({"id": f"{Path(path).name}@{span}", "audio": path if has_audio else None, "start": s,
+                      "end": e, "text": w, "video": path, "video_start": s, "video_end": e})
+        meta.append({"file": path, "start": round(s, 3), "end": round(e, 3), "key": f"{path}@{span}"})
+    segs, msgs, *rest = _segments({"model": model}, items, meta, {"model": 1.0})
     present = sorted({"video"} | ({"audio"} if has_audio else set()) | ({"text"} if any(words) else set()))
-    return Timeline(segs, messages + msgs, present, _used({"model": model}))
+    return Timeline(segs, messages + msgs, present, _used({"model": model}), *(rest[:1]))
