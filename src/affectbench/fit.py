@@ -37,7 +37,7 @@ def fit_final(spec, *, reporter=None, run_result=None) -> Model:
             "trained_on": {"rows": int(len(fold.train)), "validation_rows": int(len(fold.valid)),
                            "validation_groups": list(fold.valid_groups), "validation_unit": fold.meta.get("valid_unit"),
                            "skipped": int(tr.dropped["total"])},
-            "spec": spec.to_dict(),
+            "spec": spec.deciding(),  # not where this machine keeps the corpus or writes runs
             "run_identity": R.identity_hash(R.run_identity(spec, data, plans))}
     if data.train_view is not None:
         card["trained_on"]["label_source"] = data.train_view.name
