@@ -103,6 +103,13 @@ def test_audio_upload_timeline_and_temp_cleanup(server, models):
     r2 = httpx.post(f"{base}/v1/predict?filename=03a01Fa.wav", content=wav.read_bytes(),
                     headers={"Content-Type": "audio/wav"}, timeout=60)
     assert r2.status_code == 200 and r2.json()["segments"] == body["segments"]
+    # with its words: tone and text fused late, each model's own prediction kept
+    r3 = _post_file(base, "03a01Fa.wav", wav.read_bytes(), "audio/wav", text="I am so happy about this")
+    assert r3.status_code == 200, r3.text
+    b3 = r3.json()
+    assert b3["models_used"] == {"tone": "tone", "text": "text"} and b3["modalities_present"] == ["audio", "text"]
+    for s in b3["segments"]:
+        assert set(s["modalities"]) == {"tone", "text"} and s["text"] == "I am so happy about this"
     _no_uploads_left(tmp)
 
 

@@ -55,7 +55,7 @@ def create_app(models: dict, limits: Limits | None = None, tmp_dir: str | Path |
         st.batchers = {n: Batcher(lambda texts, n=n: engine.run_texts(n, texts), limits.max_batch,
                                   limits.batch_wait_s, 1, f"text-{n}")
                        for n, m in engine.models.items() if "text" in m.modalities}
-        st.audio_batchers = {}  # by (model names, words): created on first use
+        st.audio_batchers = {}  # by model names (clips without words): created on first use
         for b in st.batchers.values():
             b.start()
         st.started = time.time()
@@ -163,6 +163,8 @@ def _routes(app: FastAPI, engine: Engine, limits: Limits) -> None:
                 job = await st.pool.run(engine.prepare, up.path, up.name, {**up.fields, "model": name})
                 if isinstance(job, dict):  # a video: answered whole
                     return job
+                if job.text is not None:  # words for this clip alone: its own predict call
+                    return (await st.pool.run(engine.run_audio, [job]))[0]
                 return (await _audio_batcher(st, engine, limits, job.key).submit([job]))[0]
             finally:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -21,7 +21,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".flv", ".webm", ".mov", ".m4v")
 
 @dataclass
 class AudioJob:
-    """A decoded clip waiting for its model call; clips with the same key share one call."""
+    """A decoded clip waiting for its model call; clips without words for the same models share one."""
 
     path: Path
     name: str
@@ -31,7 +31,7 @@ class AudioJob:
 
     @property
     def key(self) -> tuple:
-        return (*self.models, self.text)
+        return tuple(self.models)
 
 
 def _clean(v):
