@@ -31,7 +31,8 @@ class FileHashes:
 
     def __init__(self, db: Path | None = None):
         self.db = db or home() / "filehash.sqlite"
-        self._con = sqlite3.connect(self.db, timeout=30)
+        memory = db is None and getattr(_THREAD, "memory", False)  # see memory_only()
+        self._con = sqlite3.connect(":memory:" if memory else self.db, timeout=30)
         self._con.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, sha1 TEXT)")
         self._pending: list = []
         self._memo: dict = {}  # path -> (size, mtime, sha1): many segments of one recording hash it once
@@ -162,7 +163,8 @@ _THREAD = threading.local()
 
 @contextmanager
 def memory_only():
-    """Stores opened on this thread inside the block neither read nor write the disk cache.
+    """Stores (and file hashes) opened on this thread inside the block neither read nor write
+    the disk caches.
 
     For ``affectbench serve``: every upload is a new temp file, so its features are never
     reused, and a cache on disk would grow with every request (and be re-read by each one).
