@@ -128,6 +128,7 @@ def main():
     ap.add_argument("--clips", type=int, default=24, help="5-second clips sent to the service")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3, help="alternating one-process / service rounds")
+    ap.add_argument("--max-jobs", type=int, default=2, help="the server's --max-jobs")
     ap.add_argument("--texts", type=int, default=400)
     ap.add_argument("--load-requests", type=int, default=600)
     ap.add_argument("--load-seconds", type=float, default=180, help="the load test's time limit")
@@ -154,7 +155,7 @@ def main():
             predict_texts(tm, [s])
         text_inproc = 100 / (time.perf_counter() - t)
 
-        proc, base = start_server(tone, text, td, "--max-jobs", "2")
+        proc, base = start_server(tone, text, td, "--max-jobs", str(a.max_jobs))
         try:
             rss0 = rss_mb(proc.pid)
             concurrent(lambda c, j: post_clip(c, base, j), clips[:2], 2)  # warm-up
