@@ -186,3 +186,35 @@ def test_speaker_normalised_model_uses_training_statistics_and_says_so(tmp_path)
     assert any("training rows' statistics" in w for w in loaded.warnings)
     doc = json.loads((tmp_path / "spk" / "model.json").read_text())
     assert "speaker is unknown" in doc["blocks"][0]["normalisation"]["statistics"]
+
+
+def test_frame_level_fusion_model_predicts_new_media_through_its_extractors(tmp_path):
+    """Audio + words, eGeMAPS frames + MiniLM token frames, MulT: a saved model's predict_items
+    (extraction, frame z-scores, the head) gives what the head gave on the same frames."""
+    from affectbench.heads import make_head
+    from affectbench.heads.blocks import Block
+    from affectbench.model import _block_features
+    from affectbench.normalize import BlockFit, ZScore
+    from conftest import shared_data
+    from model_fixtures import TEXTS
+
+    files = sorted((shared_data("emodb") / "wav").glob("03*.wav"))[:8]
+    texts = [t for c in TEXTS for t in TEXTS[c][:2]]
+    items = [{"id": str(i), "audio": str(f), "text": texts[i]} for i, f in enumerate(files)]
+    exs = [get_extractor("egemaps", frames=True), get_extractor("minilm", frames=True)]
+    blocks, fits = [], []
+    for ex in exs:
+        seq, pres, lengths, _ = _block_features(ex, BlockFit(ex.name, ex.modality, "fold", sequence=True), items, 1)
+        valid = np.arange(seq.shape[1])[None] < lengths[:, None]
+        z = ZScore.fit(seq[valid])
+        Z = z.apply(seq)
+        Z[~valid] = 0.0
+        blocks.append(Block(ex.name, ex.modality, Z, pres, lengths))
+        fits.append(BlockFit(ex.name, ex.modality, "fold", zscore=z, sequence=True))
+    opts = {"epochs": 3, "hidden": 8, "heads": 2}
+    head = make_head("mult", **opts).fit(blocks, np.arange(8) % 4, n_classes=4)
+    m = Model(name="av", labels=["neutral", "happy", "sad", "angry"], task="classification", extractors=exs,
+              blocks=fits, head=head, head_kind="mult", head_options=opts)
+    out = load_model(save_model(m, tmp_path / "av")).predict_items(items + [{"id": "x", "audio": str(files[0])}])
+    np.testing.assert_allclose(out.probs[:8], head.predict_proba(blocks), atol=1e-6)
+    assert np.isfinite(out.probs[8]).all() and not out.failed  # no words: the head masks the text block

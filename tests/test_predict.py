@@ -98,6 +98,13 @@ def test_bad_inputs_are_named_and_the_others_still_predicted(model, tmp_path):
     assert "truncated" in tl.failed[str(trunc)]
     assert "cannot decode" in tl.failed[str(tmp_path / "notes.wav")]
     assert all(any(name in m for m in tl.messages) for name in tl.failed)
+    from affectbench.video import write_video
+
+    silent = write_video(tmp_path / "silent.mp4", [np.zeros((32, 32, 3), np.uint8)] * 4)
+    tl = predict(model, [str(silent)], vad=False)  # a video for a tone model: its audio track
+    assert tl.failed == {str(silent): "no audio stream in this video file"}
+    capped = predict(model, [str(good)], vad=False, limits={"max_duration_s": 1.5})
+    assert capped.segments == [] and capped.failed == {str(good): "2 s of media, over the limit of 2 s"}
 
 
 def test_folder_and_glob_inputs(model, trained):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MediaError, ModelError
+from .errors import ModelError
 
 FORMAT = "affectbench-model"
 FORMAT_VERSION = 1
@@ -265,6 +265,7 @@ def save_model(fitted: Model, path) -> Path:
         doc["files"] = {WEIGHTS_FILE: _sha256(tmp / WEIGHTS_FILE)}
         doc["content_sha256"] = _content_hash(doc)
         (tmp / CARD_FILE).write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        _permissions(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -272,6 +273,16 @@ def save_model(fitted: Model, path) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _permissions(folder: Path) -> None:
+    """As a plain mkdir and write would leave them (mkdtemp makes the folder private): a model
+    installed or shared by one user must be readable by the others."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(folder, 0o777 & ~mask)
+    for f in folder.iterdir():
+        os.chmod(f, 0o666 & ~mask)
 
 
 # ---- loading ------------------------------------------------------------------------------
@@ -396,4 +407,4 @@ def load_model(path) -> Model:
                  path=path, warnings_=notes)
 
 
-__all__ = ["Model", "ModelOutput", "load_model", "save_model", "MediaError"]
+__all__ = ["Model", "ModelOutput", "load_model", "save_model"]
