@@ -2,11 +2,7 @@
 server: type a sentence, upload a clip, see the timeline and the probabilities; see a refusal."""
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
-import soundfile as sf
 
 from affectbench.serve import Limits, create_app
 from conftest import shared_data
