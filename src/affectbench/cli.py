@@ -529,6 +529,10 @@ from .cli_model import register as _register_model  # noqa: E402 - train, predic
 
 _register_model(app, _console, _reporter, _check_output_dir, _summary)
 
+from .cli_serve import register as _register_serve  # noqa: E402
+
+_register_serve(app)
+
 
 def main():
     """Entry point: every expected failure is one line on stderr, never a traceback."""

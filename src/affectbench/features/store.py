@@ -16,7 +16,9 @@ import math
 import os
 import sqlite3
 import stat
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,8 @@ class FileHashes:
 
     def __init__(self, db: Path | None = None):
         self.db = db or home() / "filehash.sqlite"
-        self._con = sqlite3.connect(self.db, timeout=30)
+        memory = db is None and getattr(_THREAD, "memory", False)  # see memory_only()
+        self._con = sqlite3.connect(":memory:" if memory else self.db, timeout=30)
         self._con.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, sha1 TEXT)")
         self._pending: list = []
         self._memo: dict = {}  # path -> (size, mtime, sha1): many segments of one recording hash it once
@@ -155,10 +158,33 @@ def _store_error(e: OSError, folder: Path):
         "AFFECTBENCH_HOME to a writable folder with room, then run the same command again")
 
 
+_THREAD = threading.local()
+
+
+@contextmanager
+def memory_only():
+    """Stores (and file hashes) opened on this thread inside the block neither read nor write
+    the disk caches.
+
+    For ``affectbench serve``: every upload is a new temp file, so its features are never
+    reused, and a cache on disk would grow with every request (and be re-read by each one).
+    """
+    old = getattr(_THREAD, "memory", False)
+    _THREAD.memory = True
+    try:
+        yield
+    finally:
+        _THREAD.memory = old
+
+
 class FeatureStore:
     def __init__(self, identity: dict, ident_hash: str, root: Path | None = None):
         self.dir = (root or home() / "features") / f"{identity['name']}-{ident_hash}"
         self.shards = self.dir / "shards"
+        self.memory = getattr(_THREAD, "memory", False)
+        self._index: dict[str, np.ndarray] | None = {} if self.memory else None
+        if self.memory:
+            return
         ident = self.dir / "identity.json"
         try:
             self.shards.mkdir(parents=True, exist_ok=True)
@@ -166,7 +192,6 @@ class FeatureStore:
                 _atomic_write(ident, json.dumps(identity, indent=2, sort_keys=True).encode())
         except OSError as e:
             raise _store_error(e, self.dir) from None
-        self._index: dict[str, np.ndarray] | None = None
 
     def _load(self) -> dict[str, np.ndarray]:
         if self._index is None:
@@ -190,6 +215,9 @@ class FeatureStore:
 
     def write(self, keys: list[str], X: np.ndarray) -> None:
         if not keys:
+            return
+        if self.memory:
+            self._index.update(zip(keys, X))
             return
         name = f"{uuid.uuid4().hex}.npz"
         tmp = self.shards / f".{name}.tmp"
