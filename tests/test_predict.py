@@ -267,17 +267,3 @@ def test_default_text_model_works_with_no_training(tmp_path):
     card = load_model("default:text").card
     assert card["cv_metrics"]["macro_f1"] > 0.3 and "CC BY 4.0" in card["licence"]
 
-
-def test_video_inputs_go_to_the_video_mode(tmp_path):
-    import importlib.util
-
-    from affectbench.errors import AffectbenchError
-    from affectbench.model import default_models
-
-    if importlib.util.find_spec("affectbench.inference_video") is not None:
-        pytest.skip("the video mode is installed: its own tests cover it")
-    if "face" not in default_models():
-        pytest.skip("no default face model built")
-    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 100)
-    with pytest.raises(AffectbenchError, match=r"clip\.mp4: the video mode .* is not part of this installation"):
-        predict("default:face", [str(tmp_path / "clip.mp4")])

@@ -342,13 +342,8 @@ def predict(models, inputs, *, text=None, window=None, vad=True, transcript=None
 
 
 def _video(models: dict, path: str, **kw) -> Timeline:
-    try:
-        from .inference_video import predict_video
-    except ModuleNotFoundError as e:
-        if e.name != "affectbench.inference_video":
-            raise
-        raise AffectbenchError(f"{path}: the video mode (faces) is not part of this installation "
-                               "(affectbench.inference_video is missing)") from None
+    from .inference_video import predict_video  # faces need cv2 and the face model: load on use
+
     return predict_video(models, path, **kw)
 
 
