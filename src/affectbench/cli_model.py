@@ -142,7 +142,7 @@ def _table(tl):
     from rich.table import Table
 
     names = list(dict.fromkeys(n for s in tl.segments for n in s.modalities))
-    t = Table("file", "start", "end", "label", "p", *names, "text",
+    t = Table("file", "start", "end", "label", "p", *names, "words",
               title=f"{len(tl.segments)} segment(s) · modalities: {', '.join(tl.modalities_present) or 'none'} · "
                     f"models: {', '.join(f'{k}={v}' for k, v in tl.models_used.items())}")
     for s in tl.segments:

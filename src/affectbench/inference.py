@@ -71,7 +71,9 @@ class Timeline:
         self.messages += other.messages
         self.failed.update(other.failed)
         self.modalities_present = sorted(set(self.modalities_present) | set(other.modalities_present))
-        self.models_used.update(other.models_used)
+        for k, v in other.models_used.items():  # one entry per model: the user's name wins over a modality key
+            if v not in self.models_used.values():
+                self.models_used[k] = v
 
 
 # ---- models ----------------------------------------------------------------------------------
