@@ -169,3 +169,25 @@ def test_egemaps_workers_do_not_import_torch(tmp_path):
     torch_seen, workers, in_parent, shape = out.strip().split(" ", 3)
     assert torch_seen == "0" and in_parent == "False" and workers in ("1", "2"), out
     assert shape == "(4, 90)"
+
+
+def test_texts_reach_the_workers_sorted_by_length(fresh_home):
+    """Chunks of neighbours in length: batches inside a chunk then pad little (docs/speed.md)."""
+    import pandas as pd
+
+    from affectbench.features import extract
+    from affectbench.features.base import Extractor, register
+
+    @register
+    class LongestInChunk(Extractor):
+        name = "test-longest-in-chunk"
+        modality = "text"
+        chunk_size = 2
+
+        def process_batch(self, items):
+            n = max(len(it["text"]) for it in items)
+            return [np.array([len(it["text"]), n], np.float32) for it in items]
+
+    texts = ["a" * k for k in (1, 9, 2, 8, 3, 7)]
+    X = extract(LongestInChunk(), pd.DataFrame({"id": list("abcdef"), "text": texts})).X
+    assert dict(X.tolist()) == {1: 2, 2: 2, 3: 7, 7: 7, 8: 9, 9: 9}

@@ -112,6 +112,10 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
         if k in todo_keys and k not in seen:
             seen.add(k)
             items.append({**{c: _py(v) for c, v in r.items()}, "_key": k})
+    if ex.modality == "text":
+        # neighbours of similar length share a chunk, so the batches inside it pad little
+        # (GoEmotions, batches of 64: 1.46x the real tokens when chunks keep manifest order, 1.01x sorted)
+        items.sort(key=lambda it: len(str(it.get("text") or "")))
     failures: list[tuple[str, str]] = []
     total = len(items)
     if progress:
