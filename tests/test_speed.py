@@ -191,3 +191,13 @@ def test_texts_reach_the_workers_sorted_by_length(fresh_home):
     texts = ["a" * k for k in (1, 9, 2, 8, 3, 7)]
     X = extract(LongestInChunk(), pd.DataFrame({"id": list("abcdef"), "text": texts})).X
     assert dict(X.tolist()) == {1: 2, 2: 2, 3: 7, 7: 7, 8: 9, 9: 9}
+
+
+def test_streamed_bf16_load_gives_the_weights_transformers_gives(tiny_hubert):
+    import torch
+    from transformers import AutoModel
+
+    ours = fast.load_pretrained(tiny_hubert, "bf16").state_dict()
+    theirs = AutoModel.from_pretrained(tiny_hubert, dtype=torch.bfloat16).state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(ours[k].dtype == theirs[k].dtype and torch.equal(ours[k], theirs[k]) for k in ours)

@@ -357,7 +357,7 @@ class HFAudio(HFExtractorMixin, Extractor):
     def setup(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+        from transformers import AutoConfig, AutoFeatureExtractor
 
         d = self.model_dir
         cfg = AutoConfig.from_pretrained(d)
@@ -366,8 +366,9 @@ class HFAudio(HFExtractorMixin, Extractor):
         names = list(getattr(self._fe, "model_input_names", []))
         c = self.config
         # loaded straight into bf16/fp16: no fp32 copy of the weights is ever held
-        self._dtype = fast.torch_dtype(c["precision"] if c["quantize"] == "none" else "fp32")
-        model = AutoModel.from_pretrained(d, dtype=self._dtype)
+        prec = c["precision"] if c["quantize"] == "none" else "fp32"
+        self._dtype = fast.torch_dtype(prec)
+        model = fast.load_pretrained(d, prec)
         if getattr(cfg, "is_encoder_decoder", False):
             model = model.get_encoder()  # Whisper: the encoder only, the decoder is dropped
         self._device = pick_device(c["device"])

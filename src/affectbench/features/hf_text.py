@@ -80,12 +80,11 @@ class HFText(HFExtractorMixin, Extractor):
     def setup(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         c = self.config
         self._tok = AutoTokenizer.from_pretrained(self.model_dir)
-        model = AutoModel.from_pretrained(self.model_dir, dtype=fast.torch_dtype(
-            c["precision"] if c["quantize"] == "none" else "fp32"))
+        model = fast.load_pretrained(self.model_dir, c["precision"] if c["quantize"] == "none" else "fp32")
         if getattr(model.config, "is_encoder_decoder", False):
             model = model.get_encoder()
         self._device = pick_device(c["device"])

@@ -62,7 +62,7 @@ class MiniLM(Extractor):
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         from .hf_audio import pick_device
@@ -70,8 +70,7 @@ class MiniLM(Extractor):
         hf_logging.disable_progress_bar()
         d, c = self.model_dir(), self.config
         self._tok = AutoTokenizer.from_pretrained(d)
-        model = AutoModel.from_pretrained(d, dtype=fast.torch_dtype(c["precision"] if c["quantize"] == "none"
-                                                                     else "fp32"))
+        model = fast.load_pretrained(d, c["precision"] if c["quantize"] == "none" else "fp32")
         self._device = pick_device(c["device"])
         self._model = model.eval().requires_grad_(False).to(self._device)
         if c["quantize"] == "int8":
