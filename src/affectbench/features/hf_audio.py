@@ -431,7 +431,8 @@ class HFAudio(HFExtractorMixin, Extractor):
         audio each; padded only where that is exact and pays (a GPU), else equal lengths only."""
         bs, cap = self.config["batch_size"], self.config["batch_seconds"] * self.sr
         order = sorted(segs, key=lambda s: len(s[1])) if self._bucket else list(segs)
-        pad = self._exact and (self._device.type != "cpu" or self._pad_cpu)
+        # Whisper: every input becomes one whole window anyway, so mixing lengths costs nothing
+        pad = self._exact and (self._device.type != "cpu" or self._pad_cpu or bool(self._window))
         out, cur = [], []
         for s in order:
             n = self._window or len(s[1])  # Whisper: every input becomes one window
