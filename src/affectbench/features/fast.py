@@ -103,26 +103,23 @@ def quantize_linear(module):
                                                       inplace=True)
 
 
-class CastIn:
-    """Forward hook helpers: run a sub-module in another dtype inside a model that stays fp32."""
+def run_in_dtype(module, dtype):
+    """``module`` converted to ``dtype`` inside a model that stays fp32: its float inputs are
+    cast in and its outputs cast back, so fp32 (or int8-quantised) neighbours see what they
+    expect (the CNN front end of a speech encoder in bf16, its transformer int8)."""
+    import torch
 
-    @staticmethod
-    def wrap(module, dtype):
-        """``module`` converted to ``dtype``; its float inputs are cast in and its outputs cast
-        back to fp32, so fp32 (or int8-quantised) neighbours see what they expect."""
-        import torch
+    module.to(dtype)
 
-        module.to(dtype)
+    def pre(mod, args):
+        return tuple(a.to(dtype) if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
 
-        def pre(mod, args):
-            return tuple(a.to(dtype) if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
+    def post(mod, args, out):
+        return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
 
-        def post(mod, args, out):
-            return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
-
-        module.register_forward_pre_hook(pre)
-        module.register_forward_hook(post)
-        return module
+    module.register_forward_pre_hook(pre)
+    module.register_forward_hook(post)
+    return module
 
 
 def load_pretrained(d, precision: str):

@@ -395,7 +395,7 @@ class HFAudio(HFExtractorMixin, Extractor):
         if c["quantize"] == "int8":
             front = getattr(model, "feature_extractor", None)  # the CNN of wav2vec2-style models
             if c["precision"] == "bf16" and front is not None:
-                fast.CastIn.wrap(front, fast.torch_dtype("bf16"))
+                fast.run_in_dtype(front, fast.torch_dtype("bf16"))
             fast.quantize_linear(model)
         self._model = model
         n_hidden = getattr(cfg, "num_hidden_layers", None)
