@@ -98,8 +98,12 @@ def _worker(args):
     torch.set_num_threads(threads)
     from affectbench.features.hf_audio import HFAudio
 
-    ex = HFAudio(model=model, layer="last", batch_size=1 if mode == "single" else batch_size)
+    # fp32 with padded batches on the CPU: what this script measured before issue 13
+    # (benchmarks/bench_encoders.py measures the defaults, bf16 and unpadded CPU batches)
+    ex = HFAudio(model=model, layer="last", batch_size=1 if mode == "single" else batch_size,
+                 precision="fp32", device="cpu")
     ex._bucket = mode != "unsorted"
+    ex._pad_cpu = True
     ex.ensure_setup()
     ex.process_batch(items[:2])  # warm-up (allocator, kernels)
     t = time.perf_counter()

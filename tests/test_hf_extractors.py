@@ -18,14 +18,27 @@ transformers = pytest.importorskip("transformers")
 
 from affectbench.errors import MediaError, SpecError  # noqa: E402
 from affectbench.features import extract, hf_audio, hf_text  # noqa: E402,F401  (registers them)
-from affectbench.features.hf_audio import HFAudio  # noqa: E402
-from affectbench.features.hf_text import HFText, USEMultilingual  # noqa: E402
+from affectbench.features.hf_audio import HFAudio as _HFAudio  # noqa: E402
+from affectbench.features.hf_text import HFText as _HFText, USEMultilingual  # noqa: E402
 
 SR = 16000
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
             conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 4, 4),
             num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
 ARCHS = ["hubert", "hubert-stable", "wav2vec2", "wavlm", "data2vec", "whisper"]
+
+
+def HFAudio(**kw):
+    """The extractor at fp32, padding mixed lengths on the CPU too: these tests check that a
+    batch is exact, which is the path a GPU takes (faster precisions: tests/test_speed.py)."""
+    ex = _HFAudio(**{"precision": "fp32", **kw})
+    ex._pad_cpu = True
+    return ex
+
+
+def HFText(**kw):
+    """At fp32: these tests compare with the model's own fp32 outputs to 1e-4."""
+    return _HFText(**{"precision": "fp32", **kw})
 
 
 @pytest.fixture(scope="module", autouse=True)

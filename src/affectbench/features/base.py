@@ -56,6 +56,9 @@ class Extractor:
     standardise: ClassVar[bool] = True
     #: how worker processes start; "spawn" for extractors that hold torch state
     start_method: ClassVar[str] = "fork"
+    #: whether a worker sets torch's thread count for it (spawned extractors do too); the
+    #: others never import torch in their workers
+    uses_torch: ClassVar[bool] = False
     #: what the extractor needs before it can run, shown by `affectbench extractors list`
     needs: ClassVar[str] = "nothing (ships with its package)"
     #: trailing columns of each cached vector that are counts, not features (e.g. face

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MediaError
-from .base import Extractor, get_extractor
+from .base import Extractor, extractor_class, get_extractor
 from .store import FeatureStore, FileHashes, content_key, media_item
 
 ITEM_COLUMNS = ("id", "audio", "start", "end", "text", "video", "video_start", "video_end", "image")
@@ -43,12 +43,18 @@ def _init_worker(name: str, config: dict, threads: int) -> None:
     # Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it
     # keeps what was written and stops the pool), so workers do not each print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        import torch  # noqa: F401  only if the extractor uses it; keeps workers from oversubscribing
+    import sys
 
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    # torch's share of the cores, so that workers do not oversubscribe them; torch is imported
+    # only for an extractor that uses it (an openSMILE worker importing it costs ~150 MB and 2 s)
+    cls = extractor_class(name)
+    if "torch" in sys.modules or cls.uses_torch or cls.start_method == "spawn":
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
     _WORKER = get_extractor(name, **config)
     _WORKER.ensure_setup()
 
@@ -106,6 +112,10 @@ def extract(ex: Extractor, df: pd.DataFrame, *, jobs: int = 1, on_error: str = "
         if k in todo_keys and k not in seen:
             seen.add(k)
             items.append({**{c: _py(v) for c, v in r.items()}, "_key": k})
+    if ex.modality == "text":
+        # neighbours of similar length share a chunk, so the batches inside it pad little
+        # (GoEmotions, batches of 64: 1.46x the real tokens when chunks keep manifest order, 1.01x sorted)
+        items.sort(key=lambda it: len(str(it.get("text") or "")))
     failures: list[tuple[str, str]] = []
     total = len(items)
     if progress:

@@ -24,8 +24,15 @@ Config keys
                        its 30 s window).
     ``max_seconds``    keep only the first ``max_seconds`` of each utterance (``None``: all).
     ``batch_size``     chunks per forward pass.
+    ``batch_seconds``  at most this much (padded) audio per forward pass, whatever ``batch_size``
+                       says: it bounds the activation memory (one chunk always fits).
     ``frames``         also write each utterance's frame sequence (see below).
-    ``device``         ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    ``device``, ``precision``, ``quantize``
+                       where and in which number format the encoder runs (``"auto"``: fp16 on a
+                       GPU, bf16 on a CPU with native bf16, else fp32); see
+                       :mod:`affectbench.features.fast`. With ``quantize = "int8"`` the Linear
+                       layers are int8 and, at bf16 precision, the CNN front end runs in bf16
+                       while the transformer's other layers stay fp32.
 
 Batching, and why it is exact
     Inside a worker chunk the audio chunks are sorted by length and neighbours are batched,
@@ -50,7 +57,12 @@ Batching, and why it is exact
     Other model types (``EXACT_BATCHING``) are batched only with chunks of exactly the same
     length, and otherwise run one by one: slower, never wrong. ``batch_size`` is therefore not
     part of the cache identity, and neither is ``device`` nor the folder's location (the model
-    files' content hash stands for the model).
+    files' content hash stands for the model); ``precision`` and ``quantize`` are.
+
+    On a CPU, padded batches are slower than one chunk at a time (the padding is computed, and
+    the masked GroupNorm runs item by item), so there only chunks of equal length share a batch;
+    on a GPU, length-sorted neighbours are padded into one batch. At bf16/fp16 a batched result
+    differs from an unbatched one by rounding only (~1e-3 relative).
 
 Whisper
     The encoder alone is used, fed WhisperFeatureExtractor log-mel features. The feature
@@ -80,6 +92,7 @@ import numpy as np
 
 from .. import audio
 from ..errors import MediaError, SpecError
+from . import fast
 from .base import Extractor, _where, register
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
@@ -88,7 +101,7 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.ind
 EXACT_BATCHING = ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper")
 LAYER_WORDS = ("last", "mean_last_k", "all")
 #: config keys that change how fast features are computed, never their values
-NOT_IN_IDENTITY = ("batch_size", "device")
+NOT_IN_IDENTITY = ("batch_size", "batch_seconds", "device")
 
 
 # -- shared with hf_text ----------------------------------------------------------------------
@@ -245,7 +258,10 @@ def _masked_group_norm(gn, state: _PadState):
 
     new = MaskedGroupNorm(gn.num_groups, gn.num_channels, eps=gn.eps, affine=gn.affine)
     new.load_state_dict(gn.state_dict())
-    return new.to(next(gn.parameters()).device) if gn.affine else new
+    if gn.affine:
+        p = next(gn.parameters())
+        new = new.to(device=p.device, dtype=p.dtype)
+    return new
 
 
 def _make_exact(model, model_type: str, state: _PadState):
@@ -265,7 +281,7 @@ def _make_exact(model, model_type: str, state: _PadState):
     if model_type == "data2vec-audio":
         def rezero(module, args, output):
             m = state.frame_mask
-            return output if m is None or m.shape[-1] != output.shape[-1] else output * m
+            return output if m is None or m.shape[-1] != output.shape[-1] else output * m.to(output.dtype)
 
         try:
             for lyr in model.encoder.pos_conv_embed.layers:
@@ -296,8 +312,8 @@ class HFAudio(HFExtractorMixin, Extractor):
     description = ("speech encoder from a local Hugging Face folder (HuBERT, wav2vec 2.0, WavLM, "
                    "data2vec-audio, Whisper encoder), mean-pooled hidden states")
     defaults = {"model": None, "layer": "last", "k": 4, "pooling": "mean", "chunk_seconds": 20.0,
-                "max_seconds": None, "batch_size": 8, "frames": False, "max_frames": 50,
-                "device": "cpu"}
+                "max_seconds": None, "batch_size": 8, "batch_seconds": 32.0, "frames": False,
+                "max_frames": 50, "device": "auto", "precision": "auto", "quantize": "none"}
     frames_capable = True
     chunk_size = 32
     start_method = "spawn"
@@ -324,10 +340,14 @@ class HFAudio(HFExtractorMixin, Extractor):
                             f"chunking), got {c['chunk_seconds']!r}")
         if isinstance(c["batch_size"], bool) or not isinstance(c["batch_size"], int) or c["batch_size"] < 1:
             raise SpecError(f"extractor '{self.name}': batch_size must be a positive integer")
-        if c["device"] not in ("cpu", "cuda", "auto") and not str(c["device"]).startswith("cuda:"):
-            raise SpecError(f"extractor '{self.name}': device must be cpu, cuda or auto, got {c['device']!r}")
+        bsec = c["batch_seconds"]
+        if isinstance(bsec, bool) or not isinstance(bsec, (int, float)) or bsec <= 0:
+            raise SpecError(f"extractor '{self.name}': batch_seconds must be a number of seconds > 0, "
+                            f"got {bsec!r}")
+        fast.resolve(self.name, c)
         self._set_dim()
         self._bucket = True  # sort chunks by length before batching (benchmarks switch it off)
+        self._pad_cpu = False  # pad mixed lengths into one batch on a CPU too (tests of exactness)
 
     def _set_dim(self):
         if self.layer_dim:
@@ -337,17 +357,21 @@ class HFAudio(HFExtractorMixin, Extractor):
     def setup(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+        from transformers import AutoConfig, AutoFeatureExtractor
 
         d = self.model_dir
         cfg = AutoConfig.from_pretrained(d)
         self.model_type = cfg.model_type
         self._fe = AutoFeatureExtractor.from_pretrained(d)
         names = list(getattr(self._fe, "model_input_names", []))
-        model = AutoModel.from_pretrained(d)
+        c = self.config
+        # loaded straight into bf16/fp16: no fp32 copy of the weights is ever held
+        prec = c["precision"] if c["quantize"] == "none" else "fp32"
+        self._dtype = fast.torch_dtype(prec)
+        model = fast.load_pretrained(d, prec)
         if getattr(cfg, "is_encoder_decoder", False):
             model = model.get_encoder()  # Whisper: the encoder only, the decoder is dropped
-        self._device = pick_device(self.config["device"])
+        self._device = pick_device(c["device"])
         model = model.eval().requires_grad_(False).to(self._device)
         self._pad = _PadState()
         self.sr = int(getattr(self._fe, "sampling_rate", 16000) or 16000)
@@ -368,6 +392,11 @@ class HFAudio(HFExtractorMixin, Extractor):
             raise SpecError(f"extractor '{self.name}': {d} holds a '{self.model_type}' model whose feature "
                             f"extractor gives {names}; hf-audio supports raw-waveform encoders "
                             f"(input_values: wav2vec2, HuBERT, WavLM, data2vec-audio …) and Whisper")
+        if c["quantize"] == "int8":
+            front = getattr(model, "feature_extractor", None)  # the CNN of wav2vec2-style models
+            if c["precision"] == "bf16" and front is not None:
+                fast.run_in_dtype(front, fast.torch_dtype("bf16"))
+            fast.quantize_linear(model)
         self._model = model
         n_hidden = getattr(cfg, "num_hidden_layers", None)
         if n_hidden:
@@ -398,13 +427,18 @@ class HFAudio(HFExtractorMixin, Extractor):
         return x
 
     def _batches(self, segs: list[tuple[int, np.ndarray]]) -> list[list[tuple[int, np.ndarray]]]:
-        bs = self.config["batch_size"]
+        """Length-sorted neighbours, at most ``batch_size`` chunks and ``batch_seconds`` of padded
+        audio each; padded only where that is exact and pays (a GPU), else equal lengths only."""
+        bs, cap = self.config["batch_size"], self.config["batch_seconds"] * self.sr
         order = sorted(segs, key=lambda s: len(s[1])) if self._bucket else list(segs)
-        if self._exact:
-            return [order[i:i + bs] for i in range(0, len(order), bs)]
-        out, cur = [], []  # unknown model: only chunks of exactly equal length share a batch
+        # Whisper: every input becomes one whole window anyway, so mixing lengths costs nothing
+        pad = self._exact and (self._device.type != "cpu" or self._pad_cpu or bool(self._window))
+        out, cur = [], []
         for s in order:
-            if cur and (len(cur) == bs or len(cur[0][1]) != len(s[1])):
+            n = self._window or len(s[1])  # Whisper: every input becomes one window
+            longest = max([n] + [self._window or len(c[1]) for c in cur])
+            if cur and (len(cur) == bs or (len(cur) + 1) * longest > cap
+                        or (not pad and len(cur[0][1]) != len(s[1]))):
                 out.append(cur)
                 cur = []
             cur.append(s)
@@ -419,7 +453,7 @@ class HFAudio(HFExtractorMixin, Extractor):
         want_hidden = c["layer"] != "last"
         if self._kind == "whisper":
             feats = [self._fe(x, sampling_rate=self.sr, return_tensors="np")["input_features"][0] for x in arrays]
-            inp = {"input_features": torch.from_numpy(np.stack(feats)).to(self._device)}
+            inp = {"input_features": torch.from_numpy(np.stack(feats)).to(self._device, self._dtype)}
             out = self._model(**inp, output_hidden_states=want_hidden)
             T = out.last_hidden_state.shape[1]
             lengths = [min(T, max(1, math.ceil(len(x) / self._hop))) for x in arrays]
@@ -434,7 +468,7 @@ class HFAudio(HFExtractorMixin, Extractor):
                 batch[i, :len(v)] = v
                 mask[i, :len(v)] = 1
             padded = min(n) != longest
-            inp = {"input_values": torch.from_numpy(batch).to(self._device)}
+            inp = {"input_values": torch.from_numpy(batch).to(self._device, self._dtype)}
             if padded:
                 inp["attention_mask"] = torch.from_numpy(mask).to(self._device)
             frames = self._frame_lengths(n)

