@@ -338,9 +338,17 @@ def _read_card(path: Path) -> dict:
 def _extractor(entry: dict, where: Path, notes: list):
     from .features import get_extractor
 
+    from .features import extractor_class
+
     e = entry["extractor"]
-    ex = get_extractor(e["name"], **e["config"])
+    config = dict(e["config"])
+    if "precision" in extractor_class(e["name"]).defaults and "precision" not in config:
+        config["precision"] = "fp32"  # written before encoders had a precision: they ran in fp32
+    ex = get_extractor(e["name"], **config)
     saved, now = e["identity"], ex.identity()
+    if saved.get("config", {}).get("precision", "fp32") != now["config"].get("precision", "fp32"):
+        notes.append(f"extractor '{ex.name}' was trained on {saved.get('config', {}).get('precision', 'fp32')} "
+                     f"features and runs in {now['config'].get('precision')} here (this machine's precision)")
     if saved.get("algo_version") != now.get("algo_version"):
         raise ModelError(where, f"extractor '{ex.name}' computes its features with algorithm version "
                                 f"{now.get('algo_version')}, the model was trained on version {saved.get('algo_version')}")
