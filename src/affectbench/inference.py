@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AffectbenchError, MediaError, SpecError
+from .errors import MediaError, SpecError
 
 
 @dataclass

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import AffectbenchError, MediaError, SpecError
+from .errors import MediaError, SpecError
 
 SR = 16000
 #: kind -> (modality, the parameter swept, other parameters with defaults)

@@ -851,9 +851,10 @@ def _extra_sections(folder: Path, metrics: dict, info: dict) -> None:
             f.write("\n".join(lines) + "\n")
 
 
-def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFrame, identity: dict) -> None:
-    from .report import write_report
-
+def write_run_files(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFrame,
+                    identity: dict) -> None:
+    """Everything a run folder holds but its reports, with DONE removed first: a folder is
+    finished only once the caller writes DONE after its reports (the caption task shares this)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "DONE").unlink(missing_ok=True)
     (folder / "spec.toml").write_text(dump_toml(spec.to_dict()), encoding="utf-8")
@@ -861,8 +862,14 @@ def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFr
                                           encoding="utf-8")
     (folder / "run.json").write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str),
                                      encoding="utf-8")
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
     preds.to_parquet(folder / "predictions.parquet", index=False)
+
+
+def _write(folder: Path, spec: Spec, metrics: dict, info: dict, preds: pd.DataFrame, identity: dict) -> None:
+    from .report import write_report
+
+    write_run_files(folder, spec, metrics, info, preds, identity)
     write_report(folder, metrics, info)
     _extra_sections(folder, metrics, info)
     from .html_report import write_html_report

@@ -252,17 +252,9 @@ def _describe(spec, data, df, fs, proto, fold_info, identity, no_caption, t0) ->
 
 
 def _write(folder: Path, spec, metrics: dict, info: dict, preds: pd.DataFrame, identity: dict) -> None:
-    from ..spec import dump_toml
+    from ..runner import write_run_files
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "DONE").unlink(missing_ok=True)
-    (folder / "spec.toml").write_text(dump_toml(spec.to_dict()), encoding="utf-8")
-    (folder / "identity.json").write_text(json.dumps(identity, indent=2, sort_keys=True, default=str),
-                                          encoding="utf-8")
-    (folder / "run.json").write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str),
-                                     encoding="utf-8")
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
-    preds.to_parquet(folder / "predictions.parquet", index=False)
+    write_run_files(folder, spec, metrics, info, preds, identity)
     (folder / "report.md").write_text(report(metrics, info, preds), encoding="utf-8")
     (folder / "DONE").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
 

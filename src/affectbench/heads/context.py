@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import SpecError
 from .blocks import Block
-from .train import FusionHead, _Inputs, _threads
+from .train import EarlyStop, FusionHead, _Inputs, _threads
 
 CONTEXTS = ("past", "past+future")
 NORM_C = False
@@ -168,16 +168,12 @@ class ContextHead(FusionHead):
         Yn, k = self._target(y, n_classes)
         self.k = k
         Y = torch.as_tensor(Yn)
-        self.class_weight = None
-        if not self.regression and self.class_balanced:
-            counts = np.bincount(Yn, minlength=k).astype(np.float32)
-            self.class_weight = torch.as_tensor(
-                np.where(counts > 0, len(Yn) / (k * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+        self.class_weight = self._class_weight(Yn, k)
         self.model = self._build(int(X.shape[1]), k)
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
         valid = self._pack(vblocks, vdialogue, "validation") if vblocks is not None else None
         self.missing_train = {nm: int((~np.asarray(b.present, bool)).sum()) for nm, b in zip(self.names_, blocks)}
-        best, best_state, best_epoch, since, epoch = -np.inf, None, -1, 0, -1
+        stop, epoch = EarlyStop(self), -1
         # about 40 updates an epoch (MELD: 26 dialogues a batch), at least 4 dialogues each
         bs = int(self.dialogues_per_batch) or int(np.clip(len(groups) // 40, 4, 32))
         self.batch_dialogues_ = bs
@@ -188,27 +184,10 @@ class ContextHead(FusionHead):
                 x, mask, party, rows = self._batch(X, groups, parties, which)
                 out = self.model(x, mask, party)[mask]
                 loss = self._task_loss(out, Y[rows[mask]])
-                opt.zero_grad()
-                loss.backward()
-                if self.grad_clip and self.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.grad_clip))
-                opt.step()
-            if valid is None:
-                continue
-            score = self._score(self._run(*valid), yv)
-            self.history.append({"epoch": epoch, "valid": score})
-            if score > best + 1e-6:
-                best, best_epoch, since = score, epoch, 0
-                best_state = {kk: v.detach().clone() for kk, v in self.model.state_dict().items()}
-            else:
-                since += 1
-                if since >= int(self.patience):
-                    break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        self.best_valid = float(best) if valid is not None else None
-        self.best_epoch = best_epoch if valid is not None else None
-        self.epochs_run = epoch + 1
+                self._step(opt, loss)
+            if valid is not None and stop.update(epoch, self._score(self._run(*valid), yv)):
+                break
+        stop.finish(valid is not None, epoch + 1)
         return self
 
     def _buckets(self, lengths: np.ndarray, bs: int) -> list[np.ndarray]:
@@ -282,7 +261,6 @@ def _offsets(past: int, future: int, self_loop: bool) -> list[int]:
 
 def _gru_over(gru, u, mask):
     """A (bi)GRU over each dialogue's valid turns; padding never enters a valid position."""
-    import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     lengths = mask.sum(1).cpu()

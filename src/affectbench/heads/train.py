@@ -122,6 +122,32 @@ def _pool(X, lengths, chunk: int = 2048):
     return out
 
 
+class EarlyStop:
+    """Early stopping on the validation score: keeps the best epoch's weights and says when
+    ``patience`` epochs have passed without a better one (the fusion and context heads share it)."""
+
+    def __init__(self, head):
+        self.head, self.best, self.state, self.best_epoch, self.since = head, -np.inf, None, -1, 0
+
+    def update(self, epoch: int, score: float) -> bool:
+        h = self.head
+        h.history.append({"epoch": epoch, "valid": score})
+        if score > self.best + 1e-6:
+            self.best, self.best_epoch, self.since = score, epoch, 0
+            self.state = {kk: v.detach().clone() for kk, v in h.model.state_dict().items()}
+            return False
+        self.since += 1
+        return self.since >= int(h.patience)
+
+    def finish(self, validated: bool, epochs_run: int) -> None:
+        h = self.head
+        if self.state is not None:
+            h.model.load_state_dict(self.state)
+        h.best_valid = float(self.best) if validated else None
+        h.best_epoch = self.best_epoch if validated else None
+        h.epochs_run = epochs_run
+
+
 class FusionHead:
     """Base of the fusion zoo (``takes_blocks``): the shared loop; subclasses give the module.
 
@@ -217,19 +243,14 @@ class FusionHead:
         if len(Yn) != train.n:
             raise SpecError(f"head '{self.kind}': {len(Yn)} labels for {train.n} rows")
         Y = torch.as_tensor(Yn)
-        w = None
-        if not self.regression and self.class_balanced:
-            counts = np.bincount(Yn, minlength=k).astype(np.float32)
-            w = torch.as_tensor(np.where(counts > 0, len(Yn) / (k * np.maximum(counts, 1)), 0.0),
-                                dtype=torch.float32)
-        self.class_weight = w
+        self.class_weight = self._class_weight(Yn, k)
         dims = [int(x.shape[-1]) for x in train.xs]
         self.model = self._build(dims, k)
         self.model.gen = self.gen  # modality dropout, prior samples: the head's own generator
         opt = torch.optim.AdamW(self.model.parameters(), lr=float(self.lr),
                                 weight_decay=float(self.weight_decay))
         valid = _Inputs(vblocks, pool=not self.needs_sequences) if vblocks is not None else None
-        best, best_state, best_epoch, since, epoch = -np.inf, None, -1, 0, -1
+        stop, epoch = EarlyStop(self), -1
         bs = int(self.batch_size)
         self.missing_train = {nm: int((~p).sum()) for nm, p in zip(self.names_, train.present)}
         for epoch in range(int(self.epochs)):
@@ -241,29 +262,31 @@ class FusionHead:
                     continue  # a batch of one breaks batch statistics (CMD, orthogonality)
                 res = self.model(*train.batch(idx))
                 loss = self._loss(res, Y[idx])
-                opt.zero_grad()
-                loss.backward()
-                if self.grad_clip and self.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.grad_clip))
-                opt.step()
-            if valid is None:
-                continue
-            score = self._score(self._forward(valid), yv)
-            self.history.append({"epoch": epoch, "valid": score})
-            if score > best + 1e-6:
-                best, best_epoch, since = score, epoch, 0
-                best_state = {kk: v.detach().clone() for kk, v in self.model.state_dict().items()}
-            else:
-                since += 1
-                if since >= int(self.patience):
-                    break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        self.best_valid = float(best) if valid is not None else None
-        self.best_epoch = best_epoch if valid is not None else None
-        self.epochs_run = epoch + 1
+                self._step(opt, loss)
+            if valid is not None and stop.update(epoch, self._score(self._forward(valid), yv)):
+                break
+        stop.finish(valid is not None, epoch + 1)
         self._after_fit(valid, yv)
         return self
+
+    def _class_weight(self, Yn, k):
+        """Inverse-frequency weights (sklearn's "balanced") when asked for; None otherwise."""
+        import torch
+
+        if self.regression or not self.class_balanced:
+            return None
+        counts = np.bincount(Yn, minlength=k).astype(np.float32)
+        return torch.as_tensor(np.where(counts > 0, len(Yn) / (k * np.maximum(counts, 1)), 0.0),
+                               dtype=torch.float32)
+
+    def _step(self, opt, loss) -> None:
+        import torch
+
+        opt.zero_grad()
+        loss.backward()
+        if self.grad_clip and self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.grad_clip))
+        opt.step()
 
     def _after_fit(self, valid, yv) -> None:
         """Fitted on validation after training (late fusion's stacking weights)."""
@@ -383,8 +406,6 @@ def safe_padding(pad, keep_one: bool = True):
 
     A fully masked attention row gives NaN; the caller zeroes that row's output instead.
     """
-    import torch
-
     empty = pad.all(1)
     if keep_one and bool(empty.any()):
         pad = pad.clone()
