@@ -38,3 +38,16 @@ def fresh_home(tmp_path, monkeypatch):
     """An empty cache for tests that count what gets computed."""
     monkeypatch.setenv("AFFECTBENCH_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture
+def java():
+    """METEOR's jar needs a Java runtime: skip (saying so) without one, fail under CI, which
+    installs it (.ci/run sets AFFECTBENCH_REQUIRE_JAVA)."""
+    import shutil
+
+    if shutil.which("java") is None:
+        msg = "no Java runtime on PATH: METEOR's jar needs one (apt-get install default-jre-headless)"
+        if os.environ.get("AFFECTBENCH_REQUIRE_JAVA"):
+            pytest.fail(msg)
+        pytest.skip(msg)

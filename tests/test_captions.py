@@ -218,7 +218,7 @@ def _meteor_by_hand(m, h, r, chunks):
     return fmean * (1 - 0.6 * (chunks / m) ** 0.2)
 
 
-def test_meteor_jar_matches_the_published_formula_on_chinese_characters():
+def test_meteor_jar_matches_the_published_formula_on_chinese_characters(java):
     out = CM.score_captions(["甲乙丙", "甲 乙 丙 己 庚", "今天天气很好"], [["甲乙丁戊"], ["甲乙丁戊己庚"], ["今天天气很好"]],
                             how="chars", metrics=["meteor"])
     assert out["items"]["meteor"][0] == pytest.approx(_meteor_by_hand(2, 3, 4, 1), abs=1e-6)
@@ -230,7 +230,7 @@ def test_meteor_jar_matches_the_published_formula_on_chinese_characters():
     assert j["items"]["meteor"][0] == pytest.approx(_meteor_by_hand(2, 2, 3, 1), abs=1e-6)  # 男性 说话 | 男性 说话 人
 
 
-def test_empty_captions():
+def test_empty_captions(java):
     with pytest.raises(CaptionError, match="item 0 has no reference"):
         CM.score_captions(["a"], [[" "]], how="words", metrics=["bleu_4"])
     out = CM.score_captions(["", "男声低沉"], [["男声低沉"], ["男声低沉"]], how="chars",
