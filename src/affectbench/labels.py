@@ -18,6 +18,9 @@ CANONICAL = (
     "boredom", "calm", "frustrated", "excited", "contempt", "other",
 )
 
+#: the four classes most speech benchmarks report (IEMOCAP's convention)
+FOUR = ("neutral", "happy", "sad", "angry")
+
 SYNONYMS = {
     "neu": "neutral", "hap": "happy", "happiness": "happy", "joy": "happy",
     "sad": "sad", "sadness": "sad", "ang": "angry", "anger": "angry",
@@ -64,6 +67,12 @@ class LabelView:
         mapping = {c: c for c in classes}
         mapping.update({d: None for d in drop})
         return cls(name, tuple(classes), mapping, multilabel, description)
+
+    @classmethod
+    def four(cls, classes, description: str = "neutral/happy/sad/angry") -> "LabelView":
+        """The usual four-class view of a corpus whose class names are the shared ones: every
+        other class is dropped."""
+        return cls.identity("four", FOUR, description, drop=tuple(c for c in classes if c not in FOUR))
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         """Return the rows this view keeps, with the task target in column ``y``.

@@ -42,8 +42,7 @@ class CASIA(FileNamedCorpus):
     bad_what = "not a valid CASIA file: "
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 6 CASIA emotions"),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("fear", "surprise")),
+        "four": LabelView.four(CLASSES),
     }, default_view="all")
 
     def parse(self, path: Path, base: Path) -> dict | None:

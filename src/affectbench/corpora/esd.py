@@ -63,8 +63,7 @@ class ESD(FileNamedCorpus):
     bad_what = "not a valid ESD file: "
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 5 ESD emotions"),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("surprise",)),
+        "four": LabelView.four(CLASSES),
     }, default_view="all")
 
     def base(self, root: Path) -> Path:

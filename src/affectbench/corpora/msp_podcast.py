@@ -61,8 +61,7 @@ class MSPPodcast(Corpus):
     labelset = LabelSet(tuple(CODES.values()), {
         "eight": LabelView.identity("eight", EIGHT, "the 8 primary emotions (O, X dropped)",
                                     drop=("other", "no_agreement")),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("surprise", "fear", "disgust", "contempt", "other", "no_agreement")),
+        "four": LabelView.four(CODES.values()),
         "vad": LabelView.regression("vad", ("valence", "arousal", "dominance"),
                                     "mean rater valence / arousal / dominance (1-7)"),
     }, default_view="eight")

@@ -48,8 +48,7 @@ class SAVEE(FileNamedCorpus):
     bad_what = "not a valid SAVEE file name: "
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 7 SAVEE emotions"),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("disgust", "fear", "surprise")),
+        "four": LabelView.four(CLASSES),
     }, default_view="all")
 
     def parse(self, path: Path, base: Path) -> dict | None:

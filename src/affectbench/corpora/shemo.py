@@ -52,8 +52,7 @@ class ShEMO(FileNamedCorpus):
         "all": LabelView.identity("all", CLASSES, "the 6 ShEMO emotions"),
         "five": LabelView.identity("five", tuple(c for c in CLASSES if c != "fear"),
                                    "fear dropped (38 utterances)", drop=("fear",)),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("fear", "surprise")),
+        "four": LabelView.four(CLASSES),
     }, default_view="all")
 
     def base(self, root: Path) -> Path:

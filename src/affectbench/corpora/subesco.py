@@ -48,8 +48,7 @@ class SUBESCO(FileNamedCorpus):
     bad_what = "not a valid SUBESCO file name: "
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 7 SUBESCO emotions"),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("disgust", "fear", "surprise")),
+        "four": LabelView.four(CLASSES),
     }, default_view="all")
 
     def parse(self, path: Path, base: Path) -> dict:

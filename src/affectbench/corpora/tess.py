@@ -60,8 +60,7 @@ class TESS(FileNamedCorpus):
     bad_what = "not a valid TESS file name: "
     labelset = LabelSet(CLASSES, {
         "all": LabelView.identity("all", CLASSES, "the 7 TESS emotions (ps = surprise)"),
-        "four": LabelView.identity("four", ("neutral", "happy", "sad", "angry"), "neutral/happy/sad/angry",
-                                   drop=("disgust", "fear", "surprise")),
+        "four": LabelView.four(CLASSES),
     }, default_view="all")
 
     def parse(self, path: Path, base: Path) -> dict:

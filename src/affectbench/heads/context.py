@@ -146,18 +146,9 @@ class ContextHead(FusionHead):
 
     def fit(self, blocks, y, valid_blocks=None, y_valid=None, n_classes: int | None = None,
             dialogue=None, valid_dialogue=None):
-        self.__dict__.pop("signature_", None)
-        self.history = []
-        self._check(blocks)
-        self.signature_ = [(b.name, b.dim) for b in blocks]
-        self.names_ = [b.name for b in blocks]
-        self.modalities_ = [b.modality for b in blocks]
-        has_valid = valid_blocks is not None and len(valid_blocks) and len(valid_blocks[0]) > 0
-        if has_valid:
-            self._check(valid_blocks)
+        valid = self._start(blocks, valid_blocks)
         with _threads(int(self.threads)):
-            return self._fit_dialogues(blocks, y, dialogue, valid_blocks if has_valid else None,
-                                       y_valid, valid_dialogue, n_classes)
+            return self._fit_dialogues(blocks, y, dialogue, valid, y_valid, valid_dialogue, n_classes)
 
     def _fit_dialogues(self, blocks, y, dialogue, vblocks, yv, vdialogue, n_classes):
         import torch

@@ -211,18 +211,24 @@ class FusionHead:
         raise NotImplementedError
 
     # ---- training ----------------------------------------------------------------------
-    def fit(self, blocks, y, valid_blocks=None, y_valid=None, n_classes: int | None = None):
+    def _start(self, blocks, valid_blocks):
+        """Checks the blocks and records their signature; the validation blocks, or None when
+        there are none (subclasses' fit methods share this)."""
         self.__dict__.pop("signature_", None)  # a refit may take other blocks
         self.history = []
         self._check(blocks)
         self.signature_ = [(b.name, b.dim) for b in blocks]
         self.names_ = [b.name for b in blocks]
         self.modalities_ = [b.modality for b in blocks]
-        has_valid = valid_blocks is not None and len(valid_blocks) and len(valid_blocks[0]) > 0
-        if has_valid:
-            self._check(valid_blocks)
+        if valid_blocks is None or not len(valid_blocks) or len(valid_blocks[0]) == 0:
+            return None
+        self._check(valid_blocks)
+        return valid_blocks
+
+    def fit(self, blocks, y, valid_blocks=None, y_valid=None, n_classes: int | None = None):
+        valid = self._start(blocks, valid_blocks)
         with _threads(int(self.threads)):
-            return self._fit(blocks, y, valid_blocks if has_valid else None, y_valid, n_classes)
+            return self._fit(blocks, y, valid, y_valid, n_classes)
 
     def _target(self, y, k_given):
         if self.regression:
