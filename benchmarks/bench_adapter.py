@@ -4,9 +4,9 @@
                                        [--baseline-src OLD/src] [--repeats 3]
 
 Every row runs the real pipeline (``affectbench.run`` on a spec from ``load_spec(data=...)``)
-twice, once with ``head.kind = "linear"`` and once with ``"logreg"``; the EmoDB rows once more
-with the adapter's ``refit`` (retrained on training + validation speakers with the strength
-chosen on validation; logistic regression is not refitted). It prints a Markdown
+twice, once with ``head.kind = "linear"`` and once with ``"logreg"`` (both train their final
+fold model on training + validation speakers: the adapter refits at the strength it chose on
+validation, logistic regression chooses nothing). It prints a Markdown
 table: the adapter's metric (UAR; macro-F1 for GoEmotions), logistic regression's, the
 difference and whether the row meets the issue's target (adapter >= logreg - 0.005; EmoDB
 ComParE fold-normalised UAR >= 0.75 as well). Runs are forced (a finished run folder is not
@@ -33,7 +33,7 @@ REPO = HERE.parent
 EX = REPO / "examples"
 MARGIN = 0.005
 
-# name, spec file, overrides, metric key in metrics["pooled"], minimum for the adapter, refit
+# name, spec file, overrides, metric key in metrics["pooled"], minimum for the adapter
 EMODB = [
     ("EmoDB eGeMAPS, fold norm.", "emodb_egemaps_linear.toml", {}, "uar", None),
     ("EmoDB eGeMAPS, per-speaker norm.", "emodb_egemaps_linear_spknorm.toml", {}, "uar", None),
@@ -41,9 +41,7 @@ EMODB = [
     ("EmoDB ComParE, per-speaker norm.", "emodb_compare_linear.toml",
      {"features.normalization": "speaker"}, "uar", None),
 ]
-ROWS = ([r + (False,) for r in EMODB]
-        + [("GoEmotions MiniLM (macro-F1)", "goemotions_minilm_linear.toml", {}, "macro_f1", None, False)]
-        + [(name + ", refit", *rest, True) for name, *rest in EMODB])
+ROWS = EMODB + [("GoEmotions MiniLM (macro-F1)", "goemotions_minilm_linear.toml", {}, "macro_f1", None)]
 
 
 def spec_data(file: str, root: str, out: str, kind: str, overrides: dict) -> dict:
@@ -60,22 +58,12 @@ def spec_data(file: str, root: str, out: str, kind: str, overrides: dict) -> dic
     return data
 
 
-def run_one(data: dict, refit: bool = False):
+def run_one(data: dict):
     import affectbench
-    import affectbench.heads as heads
-    from affectbench.spec import HeadSpec
 
-    make = heads.make_head
-    if refit and "refit" in HeadSpec.__dataclass_fields__:
-        data = {**data, "head": {**data["head"], "refit": True}}
-    elif refit:  # until the spec carries head.refit: hand the option to the head directly
-        heads.make_head = lambda kind, **kw: make(kind, **{**kw, "refit": True})
-    try:
-        t = time.perf_counter()
-        res = affectbench.run(affectbench.load_spec(data=data), force=True)
-        return res, time.perf_counter() - t
-    finally:
-        heads.make_head = make
+    t = time.perf_counter()
+    res = affectbench.run(affectbench.load_spec(data=data), force=True)
+    return res, time.perf_counter() - t
 
 
 def time_fresh(src: str, data: dict, repeats: int) -> float:
@@ -102,13 +90,11 @@ def main():
     ap.add_argument("--emodb", default=str(REPO.parent / "shared" / "data" / "emodb"))
     ap.add_argument("--goemotions", default=str(REPO.parent / "shared" / "data" / "goemotions"))
     ap.add_argument("--skip-goemotions", action="store_true")
-    ap.add_argument("--skip-refit", action="store_true", help="leave out the head.refit rows")
     ap.add_argument("--baseline-src", help="another src/ tree to time the EmoDB eGeMAPS run with")
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     roots = {"emodb": a.emodb, "goemotions": a.goemotions}
-    rows = [r for r in ROWS if not (a.skip_goemotions and r[1].startswith("goemotions"))
-            and not (a.skip_refit and r[-1])]
+    rows = [r for r in ROWS if not (a.skip_goemotions and r[1].startswith("goemotions"))]
     print(f"# adapter vs logistic regression ({time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f})\n", flush=True)
     lines = ["| row | adapter | logreg | adapter - logreg | target | pass | adapter s | logreg s | "
@@ -116,19 +102,12 @@ def main():
              "|---|---|---|---|---|---|---|---|---|"]
     ok_all = True
     with tempfile.TemporaryDirectory() as out:
-        logreg = {}  # the refit rows compare with the same logistic-regression runs
-        for name, file, ov, key, floor, refit in rows:
+        for name, file, ov, key, floor in rows:
             root = roots[file.split("_")[0]]
             got, secs, chosen = {}, {}, ""
             for kind in ("linear", "logreg"):
-                memo = (file, tuple(sorted(ov.items())))
-                if kind == "logreg" and memo in logreg:
-                    got[kind], secs[kind] = logreg[memo]
-                    continue
-                res, dt = run_one(spec_data(file, root, out, kind, ov), refit and kind == "linear")
+                res, dt = run_one(spec_data(file, root, out, kind, ov))
                 got[kind], secs[kind] = res.metrics["pooled"][key], dt
-                if kind == "logreg":
-                    logreg[memo] = got[kind], dt
                 if kind == "linear":
                     chosen = describe_choices(res.folder)
             target = got["logreg"] - MARGIN if floor is None else max(got["logreg"] - MARGIN, floor)

@@ -204,6 +204,25 @@ def test_auto_solver_keeps_adamw_for_large_sets(monkeypatch):
     assert forced.state()["solver"] == "lbfgs"
 
 
+def test_refit_penalty_is_not_rescaled_by_an_outlier_in_the_validation_rows():
+    # EmoDB eGeMAPS: one utterance of speaker 14 has a functional 6000 training standard
+    # deviations out. When that speaker validates, the refit used to recompute the input scale on
+    # training + validation rows, so the penalty it applied was ~700x the one chosen, and that
+    # fold's model all but collapsed to the class prior.
+    X, y = blobs(n=500, k=4, d=20, seed=5)
+    X = (X - X[:300].mean(0)) / X[:300].std(0)
+    tr, va, te = slice(0, 300), slice(300, 360), slice(360, 500)
+    Xv = X[va].copy()
+    Xv[0, 3] = 6000.0
+    clean = LinearAdapter(refit=True, l2_grid=[1e-3]).fit(X[tr], y[tr], X[va], y[va], n_classes=4)
+    dirty = LinearAdapter(refit=True, l2_grid=[1e-3]).fit(X[tr], y[tr], Xv, y[va], n_classes=4)
+    assert dirty.state()["refit"] and dirty.state()["l2"] == 1e-3
+    # the penalty stays in the training rows' units: same scale, nearly the same model
+    assert dirty._scale == clean._scale
+    assert (dirty.predict(X[te]) == y[te]).mean() > 0.9
+    assert (dirty.predict(X[te]) == clean.predict(X[te])).mean() > 0.95
+
+
 def test_adamw_refit_retrains_for_the_chosen_epochs():
     import json
 
