@@ -171,6 +171,34 @@ def test_other_format_version_and_edited_card_are_refused(saved):
         load_model(saved.parent / "nothing")
 
 
+def _rewrite(card, doc):
+    from affectbench.model import _content_hash
+
+    doc["content_sha256"] = _content_hash(doc)
+    card.write_text(json.dumps(doc))
+
+
+def test_other_training_recipe_loads_and_other_weight_layout_is_refused(saved):
+    """A recipe fix (the head's VERSION) must not strand saved models: their weights predict as
+    before. Weights this code cannot read (SAVED_VERSION) are refused."""
+    from affectbench.heads import LinearAdapter
+
+    card = saved / "model.json"
+    doc = json.loads(card.read_text())
+    assert doc["head"]["version"] == LinearAdapter.VERSION and doc["head"]["saved_version"] == "1"
+    before = load_model(saved)
+    doc["head"]["version"] = "0"  # trained by an older recipe
+    del doc["head"]["saved_version"]  # folders written before the key existed read as layout 1
+    _rewrite(card, doc)
+    older = load_model(saved)
+    assert not older.warnings
+    np.testing.assert_array_equal(older.head.w_, before.head.w_)
+    doc["head"]["saved_version"] = "99"
+    _rewrite(card, doc)
+    with pytest.raises(ModelError, match=r"model\.json: head 'linear' weights are saved in layout version 99"):
+        load_model(saved)
+
+
 def test_no_pickle_and_every_file_hashed(saved):
     doc = json.loads((saved / "model.json").read_text())
     assert set(doc["files"]) == {"weights.safetensors"} and sorted(p.name for p in saved.iterdir()) == [

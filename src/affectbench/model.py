@@ -256,6 +256,7 @@ def save_model(fitted: Model, path) -> Path:
            "labels": fitted.labels, "blocks": blocks,
            "combine": "blocks" if fitted.takes_blocks else "early_fusion",
            "head": {"kind": fitted.head_kind, "version": str(getattr(HEADS[fitted.head_kind], "VERSION", "1")),
+                    "saved_version": str(getattr(HEADS[fitted.head_kind], "SAVED_VERSION", "1")),
                     "options": fitted.head_options, **head_meta},
            "card": fitted.card, "versions": versions()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -377,7 +378,7 @@ def _block_fit(i: int, entry: dict, arrays: dict, ex):
 
 def load_model(path) -> Model:
     """The model folder at ``path`` (or ``default:<name>``), checked before anything is built:
-    format and version, content and weight hashes, head version, extractor identities."""
+    format and version, content and weight hashes, head weight layout, extractor identities."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -389,15 +390,18 @@ def load_model(path) -> Model:
     h = doc["head"]
     if h["kind"] not in HEADS:
         raise ModelError(path / CARD_FILE, f"head kind '{h['kind']}' is unknown to this affectbench")
-    have = str(getattr(HEADS[h["kind"]], "VERSION", "1"))
-    if h["version"] != have:
-        raise ModelError(path / CARD_FILE, f"head '{h['kind']}' version {h['version']}; this affectbench has "
-                                           f"version {have} (a different recipe): re-train the model")
+    notes: list[str] = []
+    # Two versions: SAVED_VERSION says whether this code can read the weights (refuse when not);
+    # VERSION (head.version) is the training recipe, provenance on the card only: the saved
+    # weights predict as they did, so a recipe fix must not strand every model trained before it.
+    layout, reads = h.get("saved_version", "1"), str(getattr(HEADS[h["kind"]], "SAVED_VERSION", "1"))
+    if layout != reads:
+        raise ModelError(path / CARD_FILE, f"head '{h['kind']}' weights are saved in layout version {layout}; this "
+                                           f"affectbench reads layout version {reads}: re-train the model")
     try:
         arrays = load_file(str(path / WEIGHTS_FILE))
     except (SafetensorError, OSError, ValueError) as e:
         raise ModelError(path / WEIGHTS_FILE, f"unreadable weights ({e})") from None
-    notes: list[str] = []
     extractors = [_extractor(b, path / CARD_FILE, notes) for b in doc["blocks"]]
     blocks = [_block_fit(i, b, arrays, ex) for i, (b, ex) in enumerate(zip(doc["blocks"], extractors))]
     if any(b.mode == "speaker" for b in blocks):

@@ -216,6 +216,9 @@ class LinearAdapter:
     #: changes whenever training changes, so that cached runs of the old recipe are not reused
     VERSION = "4"  # 3: strength chosen by validation loss, refitted on train + validation;
     #                4: the refit keeps the training rows' input scale (the chosen penalty)
+    #: changes only when what a saved model stores, or how predictions follow from it, changes
+    #: (heads/saved.py): a model trained with an older VERSION still predicts as it did
+    SAVED_VERSION = "1"
     #: L-BFGS iterations per grid value at most; warm starts need far fewer
     MAX_ITER = 1000
     #: solver "auto" fits full-batch L-BFGS up to this many training rows and mini-batch AdamW

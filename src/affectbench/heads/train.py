@@ -156,6 +156,8 @@ class FusionHead:
     """
 
     VERSION = "1"
+    #: changes only when the saved state_dict or its constructor options change meaning
+    SAVED_VERSION = "1"
     takes_blocks = True
     needs_sequences = False
     min_blocks = 2
