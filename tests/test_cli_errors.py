@@ -192,9 +192,13 @@ def test_ctrl_c_with_workers(tmp_path, presses):
     The first press lets the workers finish and store the chunks they hold; a second stops them."""
     home = tmp_path / "home"
     env = {**os.environ, "AFFECTBENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    # preexec_fn: Ctrl-C as a terminal delivers it. A shell's background job (`pytest ... &`)
+    # starts with SIGINT ignored, which its children inherit (Python then installs no
+    # KeyboardInterrupt handler at all), and the extraction would run on to exit 0.
     p = subprocess.Popen(EXE + ["extract", "emodb", str(shared_data("emodb")), "-j", "2"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                         start_new_session=True)
+                         start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     shards = home / "features"
     deadline = time.time() + 120
     while time.time() < deadline and not list(shards.glob("*/shards/*.npz")):
