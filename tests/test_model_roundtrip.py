@@ -87,8 +87,6 @@ def _fold_model(kind: str, normalization: str = "fold"):
 
 def _reapply(model: Model, fs, fold):
     """The fold's test rows through the loaded model's normalisers and head."""
-    import scipy.sparse as sp  # noqa: F401
-
     from affectbench.heads.blocks import Block
     from affectbench.normalize import early_fusion
 

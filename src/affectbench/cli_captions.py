@@ -56,8 +56,10 @@ as empty captions, so the numbers still cover every id."""
         r = io.read_references(refs)
         h, warnings = io.read_hypotheses(hyps)
         ids, hy, rf, n_missing = io.align(r, h, allow_missing=allow_missing, source=str(hyps))
-        models = MetricModels(*(str(x) if x else None for x in (bertscore,)), bertscore_layer,
-                              *(str(x) if x else None for x in (sbert, fense_echecker, clap, spice)))
+        folders = {"bertscore": bertscore, "sbert": sbert, "fense_echecker": fense_echecker, "clap": clap,
+                   "spice": spice}
+        models = MetricModels(bertscore_layer=bertscore_layer,
+                              **{k: str(v) if v else None for k, v in folders.items()})
         out = score_captions(hy, rf, how=tokenize, metrics=metric or LEXICAL, models=models, source=str(hyps))
         out["missing"] = n_missing
         warnings += out["warnings"]

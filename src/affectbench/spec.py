@@ -118,8 +118,23 @@ class MetricsSpec:
 
 
 @dataclass
-class CaptionSpec:
-    """``task = "caption"``: generate one of a corpus's caption dimensions (docs/captions.md)."""
+class MetricModels:
+    """Local folders of the caption metrics that need a model (None: that metric is unavailable).
+    Defined here, not in ``captions.metrics``, so that reading a spec imports no numpy."""
+
+    bertscore: str | None = None
+    bertscore_layer: int | None = None
+    sbert: str | None = None
+    fense_echecker: str | None = None
+    clap: str | None = None
+    spice: str | None = None
+
+
+@dataclass
+class CaptionSpec(MetricModels):
+    """``task = "caption"``: generate one of a corpus's caption dimensions (docs/captions.md).
+    The model-based metrics' local folders (``bertscore``, ``sbert`` …) are the inherited
+    :class:`MetricModels` fields, so the spec is what scoring takes."""
 
     #: speaker | style | emotion | overall (the manifest's caption_<dimension> column)
     dimension: str = "overall"
@@ -131,13 +146,6 @@ class CaptionSpec:
     model: str | None = None
     max_new_tokens: int = 40
     metrics: list = field(default_factory=lambda: ["bleu_4", "rouge_l", "meteor", "cider_d"])
-    #: local model folders of the model-based metrics (unset: that metric is not available)
-    bertscore: str | None = None
-    bertscore_layer: int | None = None
-    sbert: str | None = None
-    fense_echecker: str | None = None
-    clap: str | None = None
-    spice: str | None = None
 
 
 @dataclass

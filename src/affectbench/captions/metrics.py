@@ -21,11 +21,11 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..spec import MetricModels  # noqa: F401  (re-exported: scoring takes it)
 from .errors import CaptionError
 from .text import TOKENIZERS, check_script, tokenize
 
@@ -39,18 +39,6 @@ ALIASES = {"bleu4": "bleu_4", "bleu": "bleu_4", "rougel": "rouge_l", "rouge": "r
 FENSE_PENALTY, FENSE_THRESHOLD = 0.9, 0.9
 #: bumped when a definition or the tokenisation changes: part of every caption run identity
 METRICS_VERSION = "1"
-
-
-@dataclass
-class MetricModels:
-    """Local folders of the model-based metrics (None: that metric is unavailable)."""
-
-    bertscore: str | None = None
-    bertscore_layer: int | None = None
-    sbert: str | None = None
-    fense_echecker: str | None = None
-    clap: str | None = None
-    spice: str | None = None
 
 
 def metric_names(names) -> list[str]:
@@ -234,11 +222,16 @@ def _mean_ref_sim(hyp_emb: np.ndarray, ref_emb: np.ndarray, refs) -> np.ndarray:
     return out
 
 
+def _ref_similarity(embed, folder: Path, hyps, refs) -> np.ndarray:
+    """Per hypothesis, the mean cosine to its references; one ``embed`` call for all texts."""
+    flat = [x for r in refs for x in r]
+    emb = embed(folder, [h or "" for h in hyps] + flat)
+    return _mean_ref_sim(emb[:len(hyps)], emb[len(hyps):], refs)
+
+
 def _sbert_sim(hyps, refs, res, gts, models):
     folder = need_folder(models.sbert, "sbert_sim", "sbert", "a sentence-transformers model")
-    flat = [x for r in refs for x in r]
-    emb = _sbert_embed(folder, [h or "" for h in hyps] + flat)
-    sim = _mean_ref_sim(emb[:len(hyps)], emb[len(hyps):], refs)
+    sim = _ref_similarity(_sbert_embed, folder, hyps, refs)
     return sim.mean(), sim
 
 
@@ -274,7 +267,7 @@ def _fense(hyps, refs, res, gts, models):
     sb = need_folder(models.sbert, "fense", "sbert", "a sentence-transformers model")
     ec = need_folder(models.fense_echecker, "fense", "fense_echecker",
                      "a fluency-error detector (sequence classification with an 'error' label)")
-    _, sim = _sbert_sim(hyps, refs, res, gts, MetricModels(sbert=str(sb)))
+    sim = _ref_similarity(_sbert_embed, sb, hyps, refs)
     p_err = error_probability(ec, [h or "" for h in hyps])
     f = sim * (1.0 - FENSE_PENALTY * (p_err > FENSE_THRESHOLD))
     return f.mean(), f
@@ -298,9 +291,7 @@ def clap_text_embeddings(folder: Path, texts: list[str]) -> np.ndarray:
 
 def _clapscore(hyps, refs, res, gts, models):
     folder = need_folder(models.clap, "clapscore", "clap", "a CLAP checkpoint (transformers ClapModel)")
-    flat = [x for r in refs for x in r]
-    emb = clap_text_embeddings(folder, [h or "" for h in hyps] + flat)
-    sim = _mean_ref_sim(emb[:len(hyps)], emb[len(hyps):], refs)
+    sim = _ref_similarity(clap_text_embeddings, folder, hyps, refs)
     return sim.mean(), sim
 
 

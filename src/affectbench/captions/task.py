@@ -75,12 +75,6 @@ def language(spec) -> str:
     return "en" if spec.caption.tokenize == "words" else "zh"
 
 
-def models(spec) -> CM.MetricModels:
-    c = spec.caption
-    return CM.MetricModels(bertscore=c.bertscore, bertscore_layer=c.bertscore_layer, sbert=c.sbert,
-                           fense_echecker=c.fense_echecker, clap=c.clap, spice=c.spice)
-
-
 # -------------------------------------------------------------------------------- the run
 def _caption_rows(data, spec, rep):
     col = column(spec.caption.dimension)
@@ -148,7 +142,7 @@ def run_caption(spec, *, force: bool = False, reporter=None):
         upd(1)
     allp = pd.concat(preds, ignore_index=True)
     scored = CM.score_captions(allp["caption"].tolist(), [json.loads(r) for r in allp["references"]],
-                               how=spec.caption.tokenize, metrics=spec.caption.metrics, models=models(spec),
+                               how=spec.caption.tokenize, metrics=spec.caption.metrics, models=spec.caption,
                                source=f"{spec.name} test captions")
     for k, v in scored["items"].items():
         allp[k] = np.asarray(v, np.float32)

@@ -322,13 +322,10 @@ class LinearAdapter:
 
     def _loss(self, X, y, scale: float | None = None) -> _Loss:
         """The training objective on inputs scaled to mean squared row norm 1 (or by ``scale``)."""
-        if sp.issparse(X):
-            X = sp.csr_matrix(X, dtype=np.float64)
-            sq = float(X.multiply(X).sum()) / max(X.shape[0], 1)
-        else:
-            X = np.asarray(X, np.float64)
-            sq = float(np.einsum("ij,ij->", X, X)) / max(X.shape[0], 1)
+        X = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, np.float64)
         if scale is None:
+            total = X.multiply(X).sum() if sp.issparse(X) else np.einsum("ij,ij->", X, X)
+            sq = float(total) / max(X.shape[0], 1)
             scale = 1.0 / np.sqrt(sq) if sq > 0 else 1.0
         X = X * scale
         k = self.k
