@@ -30,6 +30,7 @@ at a folder of real recordings (e.g. MUSAN babble) for that.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -126,12 +127,30 @@ def _check_options(kind, opts, values, where) -> None:
 
 
 def _noise_files(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.suffix.lower() in (".wav", ".flac") and not p.name.startswith("."))
+    return list(_noise_list(str(d)))
+
+
+@functools.lru_cache(maxsize=16)
+def _noise_list(d: str) -> tuple[Path, ...]:
+    """Listed once per folder and process: every perturbed row draws from it."""
+    return tuple(sorted(p for p in Path(d).rglob("*")
+                        if p.suffix.lower() in (".wav", ".flac") and not p.name.startswith(".")))
+
+
+@functools.lru_cache(maxsize=64)
+def _identity_json(p: Perturbation) -> str:
+    """``p.identity()`` once per perturbation (a noise folder's fingerprint walks the folder),
+    not once per row and use."""
+    return json.dumps(p.identity(), sort_keys=True)
+
+
+def _row_digest(p: Perturbation, key: str) -> bytes:
+    """What a row's noise and cache file follow from: the perturbation's identity and the row."""
+    return hashlib.sha256(f"[{_identity_json(p)}, {json.dumps(key)}]".encode()).digest()
 
 
 def rng_for(p: Perturbation, key: str) -> np.random.Generator:
-    h = hashlib.sha256(json.dumps([p.identity(), key], sort_keys=True).encode()).digest()
-    return np.random.default_rng(int.from_bytes(h[:8], "little"))
+    return np.random.default_rng(int.from_bytes(_row_digest(p, key)[:8], "little"))
 
 
 # -------------------------------------------------------------------------------- audio
@@ -296,7 +315,7 @@ def perturb_image(p: Perturbation, img: np.ndarray, rng) -> np.ndarray:
 def _cache_path(p: Perturbation, key: str, suffix: str) -> Path:
     from .paths import home
 
-    h = hashlib.sha256(json.dumps([p.identity(), key], sort_keys=True).encode()).hexdigest()
+    h = _row_digest(p, key).hex()
     d = home() / "perturbed" / p.kind / h[:2]
     d.mkdir(parents=True, exist_ok=True)
     return d / f"{h[2:26]}{suffix}"

@@ -117,10 +117,10 @@ class CMUMOSEI(Corpus):
             feats, ivals = labels[vid]
             texts = self._transcript(media["text"], vid, listing["text"], issues)
             order = np.argsort(ivals[:, 0], kind="stable")
+            audio = media["audio"] / f"{vid}.wav" if f"{vid}.wav" in listing["audio"] else None
+            video = media["video"] / f"{vid}.mp4" if f"{vid}.mp4" in listing["video"] else None
             for turn, k in enumerate(order):
                 start, end = float(ivals[k, 0]), float(ivals[k, 1])
-                audio = media["audio"] / f"{vid}.wav" if f"{vid}.wav" in listing["audio"] else None
-                video = media["video"] / f"{vid}.mp4" if f"{vid}.mp4" in listing["video"] else None
                 inten = dict(zip(EMOTIONS, (round(float(x), 4) for x in feats[k, 1:])))
                 rows.append({"id": f"{vid}_{k}", "dialogue": vid, "turn": turn, "split": split_of.get(vid),
                              "audio": str(audio) if audio else None, "start": start if audio else math.nan,

@@ -76,6 +76,7 @@ class MSPPodcast(Corpus):
         audio = next((base / d for d in ("Audios", "Audio") if (base / d).is_dir()), None)
         wavs = {f for f in os.listdir(audio) if not is_hidden(f)} if audio else set()
         tdir = base / "Transcripts"
+        texts = {f for f in os.listdir(tdir) if not is_hidden(f)} if tdir.is_dir() else set()
         rows, missing = [], []
         for r in self._rows(labels, issues):
             if audio is not None and r["_file"] in wavs:
@@ -84,8 +85,8 @@ class MSPPodcast(Corpus):
                 missing.append(str((audio or base / "Audios") / r["_file"]))
                 issues.add(missing[-1], "audio missing")
                 continue
-            t = tdir / f"{r['id']}.txt"
-            r["text"] = t.read_text(encoding="utf-8", errors="replace").strip() if tdir.is_dir() and t.is_file() else None
+            t = f"{r['id']}.txt"
+            r["text"] = ((tdir / t).read_text(encoding="utf-8", errors="replace").strip() if t in texts else None)
             del r["_file"]
             rows.append(r)
         if missing and on_error == "raise":

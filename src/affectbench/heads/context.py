@@ -42,7 +42,6 @@ from .blocks import Block
 from .train import EarlyStop, FusionHead, _Inputs, _threads
 
 CONTEXTS = ("past", "past+future")
-NORM_C = False
 
 
 # ---- the dialogue order -------------------------------------------------------------------
@@ -167,7 +166,6 @@ class ContextHead(FusionHead):
         stop, epoch = EarlyStop(self), -1
         # about 40 updates an epoch (MELD: 26 dialogues a batch), at least 4 dialogues each
         bs = int(self.dialogues_per_batch) or int(np.clip(len(groups) // 40, 4, 32))
-        self.batch_dialogues_ = bs
         lengths = np.array([len(g) for g in groups])
         for epoch in range(int(self.epochs)):
             self.model.train()
@@ -467,18 +465,16 @@ class DialogueGCNHead(ContextHead):
                 nb_g = torch.stack([_shift(g, o) for o in offs], 2)
                 a = (self.att(g)[:, :, None] * nb_g).sum(-1) + self.key(nb_g).squeeze(-1)
                 alpha = torch.softmax(torch.where(ok, a, torch.full_like(a, -1e9)), -1) * ok
-                # relation of each edge, and 1/c_{i,r} (neighbours of i under that relation)
+                # relation of each edge; edges are weighted by attention alone (no 1/c_{i,r})
                 nb_p = torch.stack([_shift(pc, o) for o in offs], 2)
                 direction = torch.tensor([0 if o >= 0 else 1 for o in offs])[None, None, :]
                 r = direction * P * P + nb_p * P + pc[..., None]
-                cnt = torch.zeros(B, T, R).scatter_add_(2, r, ok.float())
-                norm = alpha / torch.gather(cnt, 2, r).clamp(min=1) if NORM_C else alpha
                 msg_all = self.rel(g).view(B, T, R, h)  # every node's message under every relation
                 agg = self.root1(g)
                 for j, o in enumerate(offs):  # one offset at a time: no [B, T, K, R, h] tensor
                     src = _shift(msg_all, o)
                     m = torch.gather(src, 2, r[:, :, j, None, None].expand(-1, -1, 1, h)).squeeze(2)
-                    agg = agg + norm[:, :, j, None] * m
+                    agg = agg + alpha[:, :, j, None] * m
                 h1 = torch.relu(agg) * mask[..., None]
                 nb_h = torch.stack([_shift(h1, o) for o in offs], 2)
                 h2 = torch.relu(self.w2((nb_h * ok[..., None]).sum(2)) + self.root2(h1))
@@ -490,9 +486,5 @@ class DialogueGCNHead(ContextHead):
 CONTEXT_HEADS = (WindowHead, GRUContextHead, DialogueRNNHead, DialogueGCNHead)
 
 
-def takes_context(head) -> bool:
-    return bool(getattr(head, "takes_context", False))
-
-
-__all__ = ["Block", "DialogueOrder", "ContextHead", "CONTEXT_HEADS", "CONTEXTS", "takes_context",
+__all__ = ["Block", "DialogueOrder", "ContextHead", "CONTEXT_HEADS", "CONTEXTS",
            *[h.__name__ for h in CONTEXT_HEADS]]
