@@ -79,3 +79,14 @@ def test_video_without_audio_or_pictures(clip):
         predict_video({}, clip["voice"])
     with pytest.raises(DecodeTimeout, match="longer than 0 s"):
         predict_video({"tone": m["tone"]}, clip["mute"], limits={"decode_timeout_s": 0})
+
+
+def test_an_unreadable_video_is_named_and_the_others_are_predicted(clip, tmp_path):
+    from affectbench.inference import predict
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    tl = predict({"face": "default:face"}, [str(bad), str(clip["mute"])], window=1.0)
+    assert str(bad) in tl.failed and "cannot open" in tl.failed[str(bad)]
+    assert any(m.startswith(f"{bad}: ") for m in tl.messages)
+    assert [s.file for s in tl.segments] == [str(clip["mute"])] * 3

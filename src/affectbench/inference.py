@@ -141,6 +141,8 @@ def _segments(models: dict, items: list[dict], meta: list[dict], weights: dict, 
     missed some rows another model covered is summed up in one message."""
     fused, labels, own, why = _predict(models, items, weights, jobs)
     single = next(iter(models.values())) if len(models) == 1 else None
+    decided = single.decide(fused) if single else None  # once per model, not per row
+    own_decided = {name: m.decide(P) for name, (m, P) in own.items()}
     segs, messages, failed, missed = [], [], {}, {}
     for i, (it, mt) in enumerate(zip(items, meta)):
         row = fused[i]
@@ -151,11 +153,11 @@ def _segments(models: dict, items: list[dict], meta: list[dict], weights: dict, 
             continue
         for key, reason in why.get(i, {}).items():
             missed.setdefault(key, []).append(reason)
-        label = single.decide(row[None])[0] if single else labels[int(row.argmax())]
+        label = decided[i] if single else labels[int(row.argmax())]
         mods = {}
         for name, (m, P) in own.items():
             if np.isfinite(P[i]).all() and (single is None or name != "model"):
-                mods[name] = {"label": m.decide(P[i][None])[0], "probs": _probs(m.labels, P[i])}
+                mods[name] = {"label": own_decided[name][i], "probs": _probs(m.labels, P[i])}
         segs.append(Segment(mt["file"], mt.get("start"), mt.get("end"), label, _probs(labels, row), mods,
                             it.get("text")))
     for key, reasons in missed.items():
@@ -296,23 +298,27 @@ def predict(models, inputs, *, text=None, window=None, vad=True, transcript=None
     tl = Timeline([], [f"{k}: {v}" for k, v in problems.items()], [], _used(models), dict(problems))
     from .video import VIDEO_SUFFIXES
 
+    asr = None
+    if asr_model is not None and text is None:  # loaded once for every file, videos included
+        from .segment import ASR
+
+        asr = asr_model if hasattr(asr_model, "transcribe") else ASR(asr_model)
     reads_video = any("video" in m.modalities for m in models.values())
     if reads_video:
         vids = [f for f in files if Path(f).suffix.lower() in VIDEO_SUFFIXES]
         files = [f for f in files if f not in vids]
         for v in vids:
-            tl.extend(_video(models, v, text=text, window=window, vad=vad, transcript=transcript,
-                             asr_model=asr_model, fusion_weights=fusion_weights, limits=limits))
+            try:
+                tl.extend(_video(models, v, text=text, window=window, vad=vad, transcript=transcript,
+                                 asr_model=asr or asr_model, fusion_weights=fusion_weights, limits=limits))
+            except MediaError as e:  # one unreadable video is named; the other inputs go on
+                tl.failed[e.path] = e.problem
+                tl.messages.append(str(e))
         if files and any(set(m.modalities) <= {"video"} for m in models.values()):
             for f in files:
                 tl.failed[f] = "not a video file; the model reads faces"
                 tl.messages.append(f"{f}: not a video file; the model reads faces")
             files = []
-    asr = None
-    if asr_model is not None and text is None:
-        from .segment import ASR
-
-        asr = asr_model if hasattr(asr_model, "transcribe") else ASR(asr_model)
     items, meta = [], []
     present = set()
     for f in files:
