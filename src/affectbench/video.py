@@ -9,6 +9,7 @@ the file and the problem, like the rest of the media layer.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -38,8 +39,28 @@ def load_audio_from_video(path: str | os.PathLike, sr: int = 16000, start: float
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "file not found")
-    if path.stat().st_size == 0:
+    st = path.stat()
+    if st.st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
+    x = _decoded_track(str(path), sr, st.st_mtime_ns, st.st_size)
+    first, last = _seconds(start), _seconds(end)
+    if first is not None or last is not None:
+        a = 0 if first is None else max(0, int(round(first * sr)))
+        b = len(x) if last is None else min(len(x), int(round(last * sr)))
+        x = x[a:b]
+    if x.size == 0:
+        raise MediaError(path, "zero-length audio (the audio stream holds no samples)")
+    if not np.isfinite(x).all():
+        raise MediaError(path, "audio contains NaN or infinite samples")
+    return np.array(x, dtype=np.float32)  # a copy: the decoded track stays cached unchanged
+
+
+@functools.lru_cache(maxsize=2)
+def _decoded_track(path_str: str, sr: int, mtime_ns: int, size: int) -> np.ndarray:
+    """The whole first audio track, decoded once per file version: video mode and segmented
+    corpora read one speech segment after another from the same file, and each read used to
+    decode the full track again. Keyed on mtime and size, so a rewritten file is decoded anew."""
+    path = Path(path_str)
     try:
         import av
     except ImportError:  # pragma: no cover - av is a dependency
@@ -62,16 +83,8 @@ def load_audio_from_video(path: str | os.PathLike, sr: int = 16000, start: float
         raise MediaError(path, f"cannot decode audio from video (corrupt, truncated or "
                                f"not a video): {type(e).__name__}: {e}") from None
     x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    first, last = _seconds(start), _seconds(end)
-    if first is not None or last is not None:
-        a = 0 if first is None else max(0, int(round(first * sr)))
-        b = len(x) if last is None else min(len(x), int(round(last * sr)))
-        x = x[a:b]
-    if x.size == 0:
-        raise MediaError(path, "zero-length audio (the audio stream holds no samples)")
-    if not np.isfinite(x).all():
-        raise MediaError(path, "audio contains NaN or infinite samples")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    x.setflags(write=False)
+    return x
 
 
 def iter_frames(path: str | os.PathLike, fps: float | None = 5.0, start: float | None = None,
