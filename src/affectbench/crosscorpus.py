@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import labelspace
+from .report import _ci
 from .errors import CorpusError, ProtocolError, SpecError
 
 #: corpus pairs that share source recordings or dialogues (either order)
@@ -248,8 +249,3 @@ def report_lines(metrics: dict, info: dict) -> list[str]:
 
 def _kv(d: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in d.items()) or "–"
-
-
-def _ci(m: dict, k: str) -> str:
-    ci = (m.get("ci") or {}).get(k)
-    return f"{m[k]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{m[k]:.3f}"

@@ -5,8 +5,9 @@ from pathlib import Path
 
 
 def _ci(m: dict, key: str) -> str:
+    """``0.612 [0.501, 0.713]``, or the bare value where there is no interval (``ci`` may be None)."""
     v = m[key]
-    ci = m.get("ci", {}).get(key)
+    ci = (m.get("ci") or {}).get(key)
     return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{v:.3f}"
 
 

@@ -401,18 +401,21 @@ def _targets(df: pd.DataFrame, view) -> np.ndarray:
 def fold_matrix(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids, fitted: list | None = None):
     """Per-block normalisation fitted on the fold's training rows, then early fusion.
     ``fitted`` collects what each block fitted (:class:`normalize.BlockFit`), for a saved model."""
-    from .normalize import BlockFit, early_fusion
+    from .normalize import early_fusion
 
-    parts = []
-    for b in fs.blocks:
-        if b.per_fold:  # fitted on this fold's training texts only, applied to all rows
-            vec = b.extractor.fit([texts[i] for i in fold.train])
-            parts.append(vec.transform(texts))
-            if fitted is not None:
-                fitted.append(BlockFit(b.name, b.modality, "none", vectorizer=vec))
-            continue
-        parts.append(_normalised(spec, b, fold, speakers, ids, fitted))
+    parts = [_per_fold_text(b, fold, texts, fitted) if b.per_fold else _normalised(spec, b, fold, speakers, ids, fitted)
+             for b in fs.blocks]
     return early_fusion(parts)
+
+
+def _per_fold_text(b: FeatureBlock, fold, texts, fitted: list | None = None):
+    """A text block fitted on this fold's training texts only (TF-IDF), applied to all rows."""
+    from .normalize import BlockFit
+
+    vec = b.extractor.fit([texts[i] for i in fold.train])
+    if fitted is not None:
+        fitted.append(BlockFit(b.name, b.modality, "none", vectorizer=vec))
+    return vec.transform(texts)
 
 
 def _normalised(spec: Spec, b: FeatureBlock, fold, speakers, ids, fitted: list | None = None) -> np.ndarray:
@@ -441,15 +444,11 @@ def fold_blocks(spec: Spec, fs: FeatureSet, fold, speakers, texts, ids, fitted: 
     import scipy.sparse as sp
 
     from .heads.blocks import Block
-    from .normalize import BlockFit
 
     out = []
     for b in fs.blocks:
         if b.per_fold:
-            vec = b.extractor.fit([texts[i] for i in fold.train])
-            M = vec.transform(texts)
-            if fitted is not None:
-                fitted.append(BlockFit(b.name, b.modality, "none", vectorizer=vec))
+            M = _per_fold_text(b, fold, texts, fitted)
             if sp.issparse(M):
                 if M.shape[1] > 20000:
                     raise SpecError(f"features.extractors: '{b.name}' gives {M.shape[1]} sparse columns; "

@@ -149,6 +149,3 @@ class TfidfChars(Extractor):
         """The vocabulary and IDF fitted on ``train_texts`` only."""
         return self.vectorizer().fit(train_texts)
 
-    def fit_apply(self, train_texts: list[str], texts: list[str]):
-        """Fit on ``train_texts``; return the sparse matrix for ``texts``."""
-        return self.fit(train_texts).transform(texts)

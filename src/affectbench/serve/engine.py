@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AffectbenchError
+from ..video import VIDEO_SUFFIXES
 from .limits import Limits, ServeError
 from .media import Probe, decode_audio, probe, write_wav
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".flv", ".webm", ".mov", ".m4v")
 
 
 @dataclass

@@ -47,6 +47,3 @@ class ServeError(AffectbenchError):
         self.status, self.error, self.detail = status, error, detail
         self.headers = headers or {}
         super().__init__(detail)
-
-    def body(self) -> dict:
-        return {"error": self.error, "detail": self.detail}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..segment import SR  # the rate every speech model here reads
 from .limits import Limits, ServeError
 
-SR = 16000
 #: FFmpeg demuxers that read pictures or text, never a recording (a .txt opens as "tty" video)
 NOT_MEDIA = {"tty", "bin", "xbin", "adf", "idf", "image2", "gif", "apng", "webp_pipe", "ico", "svg"}
 
@@ -27,10 +27,6 @@ class Probe:
     has_video: bool
     duration: float | None  # seconds, from the header; None when the container does not say
     format: str
-
-    @property
-    def modalities(self) -> list[str]:
-        return [m for m, ok in (("audio", self.has_audio), ("video", self.has_video)) if ok]
 
 
 def _undecodable(name: str, e: Exception | str) -> ServeError:
