@@ -1,6 +1,7 @@
 """`affectbench train` and `affectbench predict`, and `run --save-model`: models that leave the run."""
 from __future__ import annotations
 
+import glob
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -114,7 +115,7 @@ def _predict_cmd(_console):
         text_only = all(set(m.modalities) <= {"text"} for m in loaded.values())
         if text_file is not None:
             tl = predict_texts(loaded, read_text_file(text_file), source=str(text_file), fusion_weights=fw)
-        elif text_only and inputs and not any(Path(i).expanduser().exists() or any(c in i for c in "*?[")
+        elif text_only and inputs and not any(Path(i).expanduser().exists() or glob.has_magic(i)
                                               for i in inputs):
             tl = predict_texts(loaded, inputs, fusion_weights=fw)
         elif not inputs:

@@ -38,7 +38,7 @@ import pandas as pd
 from ..labels import LabelSet, LabelView
 from ..manifest import normalize
 from ._native import fold_name, not_root, shared_view, visible
-from .base import Corpus, is_hidden, register
+from .base import Corpus, register
 
 SUBJECT = re.compile(r"^subject0?(\d{1,2})$", re.IGNORECASE)
 MEDIA = re.compile(r"^(\d{3})_Trial_(\d{2})_(Listening|Speaking)_(Neutral|Anger|Happiness|Sadness|Calmness)"
@@ -106,8 +106,6 @@ class EAV(Corpus):
             if not folder.is_dir():
                 continue
             for n in visible(folder):
-                if is_hidden(n):
-                    continue
                 m = MEDIA.match(n)
                 if not m or (m.group(6).lower() == "wav") != (kind == "audio"):
                     bad.append((folder / n, f"not an EAV {kind} trial (NNN_Trial_TT_<Task>_<Emotion>"

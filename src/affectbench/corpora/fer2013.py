@@ -41,6 +41,8 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 USAGE = {"Training": "train", "PublicTest": "dev", "PrivateTest": "test"}
 FILES = ("fer2013.csv", "fer2013/fer2013.csv", "icml_face_data.csv")
 SIDE = 48
+#: the emotion column's valid codes, 0-6 (EMOTIONS in order)
+CODES = frozenset(str(k) for k in range(len(EMOTIONS)))
 
 
 def csv_key(path: Path) -> str:
@@ -161,7 +163,7 @@ class FER2013(Corpus):
         if rec is None:
             raise ValueError("fewer fields than the header")
         emo, usage, pixels = rec[0].strip(), rec[1].strip(), rec[2]
-        if emo not in {str(k) for k in range(7)}:
+        if emo not in CODES:
             raise ValueError(f"emotion '{emo}' is not 0–6")
         if usage not in USAGE:
             raise ValueError(f"Usage '{usage}' is not one of {', '.join(USAGE)}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import CorpusError
 from ..labels import LabelSet, LabelView
 from ._filenamed import FileNamedCorpus
+from ._native import fold_name
 from .base import SKIP_HINT, register
 
 NAME = re.compile(r"^([FM])(\d\d)([AFHNSW])(\d\d)\.wav$")
@@ -72,7 +73,7 @@ class ShEMO(FileNamedCorpus):
         sex, num, letter, _ = m.groups()
         if sex != sex_dir:
             raise ValueError(f"a {'female' if sex == 'F' else 'male'} speaker's file in {path.parent.name}/")
-        return {"id": path.stem, "speaker": f"{sex}{num}", "session": f"fold{(int(num) - 1) % 5 + 1}",
+        return {"id": path.stem, "speaker": f"{sex}{num}", "session": fold_name(num, 5),
                 "audio": str(path), "language": "fa", "label": LETTERS[letter]}
 
     def extra(self, base: Path, rows: list[dict], issues) -> None:

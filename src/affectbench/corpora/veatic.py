@@ -139,14 +139,14 @@ class VEATIC(Corpus):
         fps = _fps(video)
         step = max(1, int(round(self.window * fps)))
         tr, dv = split_bounds(len(v))
-        out = []
+        out, meta_json = [], json.dumps(meta | {"fps": fps})  # the same for every window
         for split, lo, hi in (("train", 0, tr), ("dev", tr, dv), ("test", dv, len(v))):
             for s in range(lo, hi, step):
                 e = min(s + step, hi)
                 out.append({"id": f"{n}_{s:06d}", "dialogue": str(n), "turn": s, "split": split,
                             "video": str(video), "video_start": s / fps, "video_end": e / fps,
                             "valence": float(v[s:e].mean()), "arousal": float(a[s:e].mean()),
-                            "meta": json.dumps(meta | {"fps": fps})})
+                            "meta": meta_json})
         return out
 
     def ratings(self, manifest_row) -> pd.DataFrame:

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import SpecError
 from .blocks import Block
-from .train import EarlyStop, FusionHead, _Inputs, _threads
+from .train import EarlyStop, FusionHead, _Inputs, _threads, mlp
 
 CONTEXTS = ("past", "past+future")
 
@@ -277,7 +277,7 @@ class WindowHead(ContextHead):
                 self.q = nn.Linear(h, h, bias=False)
                 self.key = nn.Linear(h, 1, bias=False)  # how telling a neighbour is, whoever asks
                 self.bias = nn.Parameter(torch.zeros(2, len(offs)))  # [same/other, offset]
-                self.out = nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(), nn.Dropout(p), nn.Linear(h, k))
+                self.out = mlp(3 * h, h, k, p)
 
             def forward(self, x, mask, party):
                 u = self.proj(x)

@@ -30,7 +30,7 @@ def _load_module(module, arrays: dict, prefix: str) -> None:
     module.eval()
 
 
-def _targets_meta(head, meta: dict, arrays: dict) -> None:
+def _target_arrays(head, arrays: dict) -> None:
     if getattr(head, "regression", False):
         arrays["y_mu"], arrays["y_sd"] = np.asarray(head.y_mu), np.asarray(head.y_sd)
     if getattr(head, "multilabel", False) and hasattr(head, "thresholds"):
@@ -51,7 +51,7 @@ def head_to_arrays(head) -> tuple[dict, dict]:
     from .train import FusionHead
 
     meta, arrays = {"k": int(head.k)}, {}
-    _targets_meta(head, meta, arrays)
+    _target_arrays(head, arrays)
     if isinstance(head, FusionHead):
         meta.update(options=dict(head.options), names=list(head.names_), modalities=list(head.modalities_),
                     signature=[[n, int(d)] for n, d in head.signature_])

@@ -50,11 +50,8 @@ def timeline_json(tl, name: str | None = None, temp: Path | None = None) -> dict
     def fix(s):
         return s.replace(str(temp), name) if (temp is not None and isinstance(s, str)) else s
 
-    segs = []
-    for s in tl.segments:
-        segs.append({"file": name if name is not None else s.file, "start": s.start, "end": s.end,
-                     "label": s.label, "probs": dict(s.probs), "modalities": dict(s.modalities or {}),
-                     "text": getattr(s, "text", None)})
+    segs = [{**r, "file": name if name is not None else r["file"], "modalities": r["modalities"] or {}}
+            for r in tl.to_records()]
     return _clean({"file": name, "segments": segs, "messages": [fix(m) for m in tl.messages],
                    "modalities_present": list(tl.modalities_present), "models_used": dict(tl.models_used)})
 
